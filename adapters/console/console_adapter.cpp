@@ -1,0 +1,5 @@
+// The loadable entry point of the console adapter.
+#include "console.hpp"
+#include "villagebot/abi.hpp"
+
+VILLAGEBOT_ADAPTER(villagebot::adapters::Console, "console", "1.0.0")

@@ -1,0 +1,170 @@
+#include "generic_webhook.hpp"
+
+#include <atomic>
+#include <charconv>
+
+#include "villagebot/crypto.hpp"
+
+namespace villagebot::adapters {
+
+namespace {
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+nlohmann::json replies_json(const Replies& replies) {
+  auto arr = nlohmann::json::array();
+  for (const auto& r : replies) arr.push_back({{"text", r.text}});
+  return arr;
+}
+
+}  // namespace
+
+std::string sign_generic(const std::string& secret, const std::string& timestamp, const std::string& body) {
+  return "sha256=" + crypto::to_hex(crypto::hmac_sha256(secret, timestamp + "." + body));
+}
+
+std::optional<std::string> verify_generic(const GenericWebhookSettings& settings, const HttpRequest& request,
+                                          std::int64_t now_s) {
+  if (settings.secret.empty()) return std::nullopt;
+  const std::string timestamp = request.header("x-villagebot-timestamp");
+  const std::string signature = request.header("x-villagebot-signature");
+  if (timestamp.empty() || signature.empty())
+    return "this webhook is signed: send X-Villagebot-Timestamp and X-Villagebot-Signature";
+  std::int64_t ts = 0;
+  const auto [end, ec] = std::from_chars(timestamp.data(), timestamp.data() + timestamp.size(), ts);
+  if (ec != std::errc{} || end != timestamp.data() + timestamp.size())
+    return "X-Villagebot-Timestamp must be unix seconds";
+  if (ts < now_s - settings.max_skew_s || ts > now_s + settings.max_skew_s)
+    return "the signature timestamp is more than 5 minutes away from the server's clock";
+  if (!crypto::constant_time_equal(signature, sign_generic(settings.secret, timestamp, request.body)))
+    return "the signature does not match";
+  return std::nullopt;
+}
+
+std::optional<InboundMessage> parse_generic(const std::string& body, std::string& error) {
+  const auto doc = nlohmann::json::parse(body, nullptr, false);
+  if (doc.is_discarded()) {
+    error = "the body is not valid JSON";
+    return std::nullopt;
+  }
+  if (!doc.is_object()) {
+    error = "the body must be a JSON object";
+    return std::nullopt;
+  }
+  auto field = [&](const char* name, bool required, std::string& out) {
+    auto it = doc.find(name);
+    if (it == doc.end() || it->is_null()) {
+      if (required) error = std::string("\"") + name + "\" is required";
+      return !required;
+    }
+    if (!it->is_string()) {
+      error = std::string("\"") + name + "\" must be a string";
+      return false;
+    }
+    out = it->get<std::string>();
+    if (required && out.empty()) {
+      error = std::string("\"") + name + "\" must not be empty";
+      return false;
+    }
+    return true;
+  };
+  InboundMessage m;
+  if (!field("message_id", true, m.message_id) || !field("sender", true, m.sender) || !field("text", false, m.text) ||
+      !field("chat", false, m.chat_id))
+    return std::nullopt;
+  if (!doc.contains("text")) {
+    error = "\"text\" is required";
+    return std::nullopt;
+  }
+  m.channel = m.chat_id.empty() ? ChannelKind::personal : ChannelKind::group;
+  m.identity_kind = "phone";
+  return m;
+}
+
+void GenericWebhook::configure(ConfigSection& config) {
+  settings_.secret = config.string_or("secret", "");
+  settings_.reply_url = config.string_or("reply_url", "");
+  settings_.sms = config.boolean_or("sms", false);
+  settings_.max_skew_s = config.integer_or("max_skew_s", 300, 1, 3600);
+  if (!settings_.reply_url.empty() && settings_.reply_url.rfind("http://", 0) != 0 &&
+      settings_.reply_url.rfind("https://", 0) != 0)
+    config.error("reply_url", "must be an http:// or https:// URL");
+}
+
+void GenericWebhook::start(AdapterContext& context) {
+  context_ = &context;
+  if (settings_.secret.empty())
+    context.logger().warn("no secret set: anyone who can reach /hooks/{} can speak for any phone number", context.id());
+  RouteSpec spec;
+  spec.method = "POST";
+  spec.path = "";
+  spec.summary = "Generic webhook: {\"message_id\",\"sender\",\"text\"[,\"chat\"]} → {\"replies\":[{\"text\"}]}";
+  spec.handler = [this](const HttpRequest& req, const Responder& respond) { handle(req, respond); };
+  route_ = context.routes().add(std::move(spec));
+}
+
+void GenericWebhook::handle(const HttpRequest& request, const Responder& respond) {
+  if (auto why = verify_generic(settings_, request, unix_now())) {
+    respond(HttpResponse::error(401, "bad_signature", *why));
+    return;
+  }
+  std::string error;
+  auto message = parse_generic(request.body, error);
+  if (!message) {
+    respond(HttpResponse::error(400, "bad_request", error));
+    return;
+  }
+  context_->submit(std::move(*message), [respond](const SubmitResult& result) {
+    switch (result.status) {
+      case SubmitResult::Status::processed:
+      case SubmitResult::Status::rate_limited:
+        respond(HttpResponse::json(200, {{"replies", replies_json(result.replies)}}));
+        return;
+      case SubmitResult::Status::duplicate:
+        respond(HttpResponse::json(200, {{"replies", replies_json(result.replies)}, {"duplicate", true}}));
+        return;
+      case SubmitResult::Status::rejected:
+        respond(HttpResponse::error(400, "bad_request", result.error));
+        return;
+      case SubmitResult::Status::unavailable:
+        respond(HttpResponse::error(503, "unavailable", result.error));
+        return;
+    }
+  });
+}
+
+SendResult GenericWebhook::send(const OutboundMessage& message) {
+  if (settings_.reply_url.empty())
+    return SendResult::permanent("adapter " + (context_ ? context_->id() : std::string("?")) + " has no reply_url configured");
+  static std::atomic<std::uint64_t> counter{0};
+  nlohmann::json body{{"message_id", message.idempotency_key.empty()
+                                         ? "vb-" + std::to_string(unix_now()) + "-" + std::to_string(++counter)
+                                         : message.idempotency_key},
+                      {"text", message.text}};
+  if (message.channel == ChannelKind::group)
+    body["chat"] = message.address;
+  else
+    body["recipient"] = message.address;
+  ClientRequest req;
+  req.url = settings_.reply_url;
+  req.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  req.headers = {{"Content-Type", "application/json"}};
+  if (!settings_.secret.empty()) {
+    const std::string ts = std::to_string(unix_now());
+    req.headers.emplace_back("X-Villagebot-Timestamp", ts);
+    req.headers.emplace_back("X-Villagebot-Signature", sign_generic(settings_.secret, ts, req.body));
+  }
+  const auto res = context_->http_client().request(req);
+  if (res.status == 0) return SendResult::retryable(res.error);
+  if (res.status >= 200 && res.status < 300) return SendResult::ok();
+  if (res.status == 429 || res.status >= 500) return SendResult::retryable("reply_url answered " + std::to_string(res.status));
+  return SendResult::permanent("reply_url answered " + std::to_string(res.status) + ": " + res.body.substr(0, 200));
+}
+
+nlohmann::json GenericWebhook::health() const {
+  return {{"state", "running"}, {"signed", !settings_.secret.empty()}, {"reply_url", !settings_.reply_url.empty()}};
+}
+
+}  // namespace villagebot::adapters

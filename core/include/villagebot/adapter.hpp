@@ -1,0 +1,61 @@
+#pragma once
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/logger.h>
+
+#include "villagebot/command.hpp"
+#include "villagebot/config.hpp"
+#include "villagebot/http.hpp"
+#include "villagebot/http_client.hpp"
+#include "villagebot/message.hpp"
+
+namespace villagebot {
+
+// The pipeline's answer to one submitted message.
+struct SubmitResult {
+  enum class Status {
+    processed,     // replies hold the answer
+    duplicate,     // seen before: replies hold what was answered then, if anything
+    rate_limited,  // replies hold the one "too fast" notice, or nothing (silence)
+    rejected,      // invalid message (error says why); nothing stored
+    unavailable,   // could not be stored (database fault): the sender should retry
+  };
+  Status status = Status::processed;
+  Replies replies;
+  std::string error;
+};
+
+class AdapterContext {
+ public:
+  virtual ~AdapterContext() = default;
+  [[nodiscard]] virtual const std::string& id() const = 0;
+  // Hands a message to the pipeline; `done` runs once, on a pipeline thread.
+  // Once `done` reports processed, duplicate or rate_limited the message is durable.
+  virtual void submit(InboundMessage message, std::function<void(SubmitResult)> done) = 0;
+  // Paths are relative to /hooks/<adapter id>/ and are public: verify signatures.
+  virtual RouteRegistry& routes() = 0;
+  virtual HttpClient& http_client() = 0;
+  virtual spdlog::logger& logger() = 0;
+  // For interactive adapters: ask the process to stop (e.g. end of input).
+  virtual void request_shutdown() = 0;
+};
+
+class Adapter {
+ public:
+  virtual ~Adapter() = default;
+  // Read and validate the adapter's own [[adapters]] entry (id and type are the core's).
+  virtual void configure(ConfigSection& /*config*/) {}
+  virtual void start(AdapterContext& context) = 0;
+  virtual void stop() {}
+  // What `sender` and personal addresses are: "phone" or a platform id kind.
+  [[nodiscard]] virtual std::string identity_kind() const { return "phone"; }
+  // SMS honours opt-out (退订) for non-essential messages.
+  [[nodiscard]] virtual bool is_sms() const { return false; }
+  // Blocking send, called on a worker thread.
+  virtual SendResult send(const OutboundMessage& message) = 0;
+  [[nodiscard]] virtual nlohmann::json health() const { return {{"state", "running"}}; }
+};
+
+}  // namespace villagebot

@@ -1,0 +1,66 @@
+#pragma once
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "villagebot/handle.hpp"
+
+namespace villagebot {
+
+// The server's view of a request, free of Beast so that plugins and adapters
+// compile without it.
+struct HttpRequest {
+  std::string method;  // GET, POST ...
+  std::string target;  // path and query as received
+  std::string path;
+  std::string query;
+  std::string route_suffix;                    // the path after the route's prefix
+  std::map<std::string, std::string> headers;  // names in lower case
+  std::string body;
+  std::string remote_address;
+  std::string principal;       // API token name, when authenticated
+  std::string principal_role;  // its role
+
+  [[nodiscard]] std::string header(std::string_view name) const;  // "" when absent; name any case
+  [[nodiscard]] std::string query_param(std::string_view name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  static HttpResponse json(int status, const nlohmann::json& body);
+  // Every error a client sees is JSON: {"error":{"code":..., "message":...}}.
+  static HttpResponse error(int status, std::string_view code, std::string_view message);
+  static HttpResponse text(int status, std::string body, std::string content_type = "text/plain; charset=utf-8");
+};
+
+using Responder = std::function<void(HttpResponse)>;
+// Handlers run on a worker thread and may block; call `respond` exactly once.
+using HttpHandler = std::function<void(const HttpRequest&, Responder respond)>;
+
+struct RouteSpec {
+  std::string method;  // GET, POST, PUT, DELETE
+  std::string path;    // for plugins relative to /api/v1/<plugin>/
+  bool prefix = false;  // also match sub-paths (route_suffix holds the rest)
+  std::vector<std::string> roles;  // API routes: token roles allowed (empty: any valid token)
+  bool public_route = false;       // no token needed (webhooks verify their own signatures)
+  std::string summary;             // for the OpenAPI document
+  HttpHandler handler;
+};
+
+class RouteRegistry {
+ public:
+  virtual ~RouteRegistry() = default;
+  // Throws std::invalid_argument when the method and path are taken.
+  [[nodiscard]] virtual Registration add(RouteSpec spec) = 0;
+};
+
+}  // namespace villagebot

@@ -1,0 +1,35 @@
+#pragma once
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// Text rules shared by the pipeline, plugins and adapters.
+namespace villagebot::text {
+
+bool valid_utf8(std::string_view s);
+std::u32string to_u32(std::string_view utf8);  // invalid bytes become U+FFFD
+std::string to_utf8(std::u32string_view s);
+std::size_t length_u32(std::string_view utf8);
+
+// PRODUCT.md §4: full-width to half-width, a leading @mention of the bot
+// stripped, ：and , and ，as separators, spaces collapsed and trimmed.
+std::string normalise_command(std::string_view raw, const std::vector<std::string>& bot_names = {});
+
+std::string ascii_lower(std::string_view s);
+std::string trim(std::string_view s);
+std::vector<std::string> split_ws(std::string_view s);
+
+// Levenshtein distance over code points.
+std::size_t edit_distance(std::string_view a, std::string_view b);
+
+// E.164: "+8613800000001" for an 11-digit Chinese mobile (with or without
+// +86/0086/86), other numbers kept if they start with '+'. nullopt if invalid.
+std::optional<std::string> normalise_phone(std::string_view raw);
+// 138****0001: for logs.
+std::string mask_phone(std::string_view phone);
+// Masks every phone-number-like run of digits inside free text.
+std::string mask_phones_in(std::string_view text);
+
+}  // namespace villagebot::text

@@ -1,0 +1,81 @@
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "villagebot/config.hpp"
+
+namespace villagebot::config {
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  int threads = 2;
+  std::size_t body_limit = 1024 * 1024;
+  std::chrono::milliseconds header_timeout{10000};  // whole header must arrive within
+  std::chrono::milliseconds body_timeout{30000};
+  std::chrono::milliseconds idle_timeout{60000};  // keep-alive connection with no request
+  std::size_t max_connections = 1024;
+  std::chrono::milliseconds shutdown_grace{10000};
+  std::string public_base_url;
+};
+
+struct StorageConfig {
+  std::string path = "data/villagebot.db";
+  bool synchronous_full = true;
+};
+
+struct PipelineConfig {
+  int workers = 4;
+  std::chrono::milliseconds handler_timeout{5000};
+  int rate_limit_messages = 10;  // per sender per window; 0 disables
+  std::chrono::seconds rate_limit_window{60};
+  std::chrono::seconds prompt_timeout{300};
+  std::vector<std::string> bot_names{"villagebot", "村小助手"};
+};
+
+struct AdapterEntry {
+  std::string id;
+  std::string type;
+  int line = 0;
+  std::shared_ptr<ConfigSection> section;  // the whole [[adapters]] table (id and type already read)
+};
+
+struct Config {
+  std::string file;
+  std::string village_name = "本村";
+  std::string timezone = "Asia/Shanghai";
+  std::string log_level = "info";
+  ServerConfig server;
+  StorageConfig storage;
+  PipelineConfig pipeline;
+  std::string plugin_dir = "build/plugins";
+  std::vector<std::string> plugins_enabled;
+  std::map<std::string, std::shared_ptr<ConfigSection>> plugin_sections;  // [plugins.<name>]
+  std::vector<AdapterEntry> adapters;
+
+  // Shared with every section: "FILE:LINE: key 'a.b': message".
+  std::shared_ptr<std::vector<std::string>> errors = std::make_shared<std::vector<std::string>>();
+  [[nodiscard]] bool ok() const { return errors->empty(); }
+
+  // Keeps the parsed TOML tree alive for the sections.
+  std::shared_ptr<void> document;
+};
+
+// Parses and validates the core's keys; ${NAME} is taken from the environment.
+// Never throws for bad input: problems land in Config::errors. Plugin and
+// adapter sections are validated by their modules (see ConfigSection).
+Config load(const std::string& file);
+Config load_string(const std::string& toml_text, const std::string& file_name);
+
+// An [[adapters]] entry made in code (e.g. the console of `villagebot chat`).
+AdapterEntry synthetic_adapter(Config& config, const std::string& id, const std::string& type,
+                               const std::vector<std::pair<std::string, std::string>>& values);
+
+// Reports keys of a section that no module read (unknown keys).
+void finish_section(ConfigSection& section);
+
+}  // namespace villagebot::config

@@ -1,0 +1,44 @@
+#pragma once
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "villagebot/http.hpp"
+
+namespace villagebot::http {
+
+// All routes of the server: core, plugin API routes and adapter hooks.
+class RouteTable final : public RouteRegistry {
+ public:
+  struct Match {
+    std::shared_ptr<const RouteSpec> route;
+    std::string suffix;
+    bool method_mismatch = false;  // the path exists with another method (405)
+  };
+  Registration add(RouteSpec spec) override;
+  [[nodiscard]] Match match(const std::string& method, const std::string& path) const;
+  [[nodiscard]] std::vector<std::shared_ptr<const RouteSpec>> all() const;
+
+ private:
+  mutable std::shared_mutex mutex_;
+  std::vector<std::shared_ptr<const RouteSpec>> routes_;
+};
+
+// A RouteRegistry that puts every path under a prefix and forces the access
+// rule: plugins get /api/v1/<name>/ behind tokens, adapters /hooks/<id>/ public.
+class PrefixedRoutes final : public RouteRegistry {
+ public:
+  PrefixedRoutes(RouteRegistry& inner, std::string prefix, bool public_routes)
+      : inner_(inner), prefix_(std::move(prefix)), public_(public_routes) {}
+  Registration add(RouteSpec spec) override;
+
+ private:
+  RouteRegistry& inner_;
+  std::string prefix_;
+  bool public_;
+};
+
+}  // namespace villagebot::http

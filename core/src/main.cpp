@@ -1,0 +1,233 @@
+// villagebot: the command line of PRODUCT.md §5.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "config/config.hpp"
+#include "directory/people_import.hpp"
+#include "loader/module_loader.hpp"
+#include "runtime/runtime.hpp"
+#include "runtime/tokens.hpp"
+#include "support/logging.hpp"
+#include "villagebot/text.hpp"
+
+namespace {
+
+using namespace villagebot;
+
+constexpr int kExitConfig = 2;
+constexpr int kExitStartup = 1;
+
+std::string config_path(const std::string& given) {
+  if (!given.empty()) return given;
+  if (const char* env = std::getenv("VILLAGEBOT_CONFIG"); env != nullptr) return env;
+  return {};
+}
+
+// Returns the loaded config, or prints every error and returns nullopt.
+std::optional<config::Config> load_config(const std::string& given) {
+  const std::string path = config_path(given);
+  if (path.empty()) {
+    std::cerr << "villagebot: no config file: pass --config FILE or set VILLAGEBOT_CONFIG\n";
+    return std::nullopt;
+  }
+  auto cfg = config::load(path);
+  if (!cfg.ok()) {
+    for (const auto& e : *cfg.errors) std::cerr << e << "\n";
+    return std::nullopt;
+  }
+  return cfg;
+}
+
+// SIGINT/SIGTERM are blocked in every thread and taken here, so shutdown runs
+// as ordinary code rather than inside a signal handler.
+sigset_t shutdown_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+int run_runtime(config::Config cfg, runtime::RuntimeOptions options, bool print_ready) {
+  support::setup_logging(cfg.log_level);
+  sigset_t set = shutdown_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  runtime::Runtime rt(std::move(cfg), std::move(options));
+  try {
+    rt.start();
+  } catch (const loader::StartupError& e) {
+    std::cerr << "villagebot: cannot start: " << e.what() << "\n";
+    return kExitStartup;
+  } catch (const std::exception& e) {
+    std::cerr << "villagebot: cannot start: " << e.what() << "\n";
+    return kExitStartup;
+  }
+  if (print_ready) {
+    std::cout << "villagebot listening on http://" << rt.config().server.host << ":" << rt.port() << std::endl;
+  }
+  std::thread signals([&rt, set] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (sig != 0) spdlog::info("signal {} received: shutting down", sig);
+    rt.request_shutdown();
+  });
+  rt.wait();
+  rt.stop();
+  // Wake the signal thread if the shutdown came from elsewhere (console EOF).
+  pthread_kill(signals.native_handle(), SIGTERM);
+  signals.join();
+  spdlog::info("stopped cleanly");
+  return 0;
+}
+
+int cmd_config_check(const std::string& file) {
+  auto cfg = config::load(file);
+  if (cfg.ok()) {
+    // Modules validate their own sections: load them without starting.
+    try {
+      support::setup_logging("error");
+      for (const auto& entry : cfg.adapters) {
+        auto a = loader::load_adapter(cfg.plugin_dir, entry.type);
+        a.instance->configure(*entry.section);
+        config::finish_section(*entry.section);
+      }
+      auto plugins = loader::load_plugins(cfg.plugin_dir, cfg.plugins_enabled);
+      for (auto& p : plugins) {
+        auto& section = *cfg.plugin_sections.at(p.name);
+        p.instance->configure(section);
+        config::finish_section(section);
+      }
+    } catch (const std::exception& e) {
+      cfg.errors->push_back(file + ": " + e.what());
+    }
+  }
+  if (cfg.ok()) {
+    std::cout << "OK\n";
+    return 0;
+  }
+  for (const auto& e : *cfg.errors) std::cout << e << "\n";
+  std::cout << cfg.errors->size() << " error(s)\n";
+  return kExitConfig;
+}
+
+int cmd_import_people(const std::string& file, const std::string& config_file, bool dry_run, bool skip_bad) {
+  auto cfg = load_config(config_file);
+  if (!cfg) return kExitConfig;
+  support::setup_logging("warn");
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    std::cerr << "villagebot: cannot read " << file << "\n";
+    return 1;
+  }
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  auto storage = runtime::open_storage(*cfg);
+  directory::ImportOptions options;
+  options.dry_run = dry_run;
+  options.skip_bad = skip_bad;
+  const auto report = directory::import_people(*storage, bytes.str(), options);
+  for (const auto& p : report.problems)
+    std::cout << file << ": 第 " << p.line << " 行 / line " << p.line << (p.column.empty() ? "" : ", " + p.column) << ": "
+              << p.reason << "\n";
+  std::cout << (dry_run ? "dry run (nothing written): " : (report.applied ? "imported: " : "NOT imported: ")) << report.rows
+            << " rows; persons +" << report.persons_created << " ~" << report.persons_updated << "; households +"
+            << report.households_created << " ~" << report.households_updated << "; org units +"
+            << report.org_units_created << "\n";
+  if (!report.problems.empty() && !report.applied && !dry_run) return 1;
+  return report.problems.empty() ? 0 : 1;
+}
+
+int cmd_token_create(const std::string& name, const std::string& role, const std::string& config_file) {
+  auto cfg = load_config(config_file);
+  if (!cfg) return kExitConfig;
+  support::setup_logging("warn");
+  auto storage = runtime::open_storage(*cfg);
+  runtime::TokenStore tokens(*storage);
+  try {
+    std::cout << tokens.create(name, role) << "\n";
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "villagebot: " << e.what() << "\n";
+    return 1;
+  }
+  std::cerr << "This token is shown only once; store it safely.\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"villagebot — 村务助手: notices, opinions, points, volunteers and emergencies over chat and SMS"};
+  app.set_version_flag("--version", std::string("villagebot ") + VILLAGEBOT_VERSION);
+  app.require_subcommand(1);
+  std::string config_file;
+
+  auto* serve = app.add_subcommand("serve", "Run the server");
+  serve->add_option("--config", config_file, "Config file (or VILLAGEBOT_CONFIG)");
+
+  auto* config_cmd = app.add_subcommand("config", "Work with config files");
+  config_cmd->require_subcommand(1);
+  std::string check_file;
+  auto* check = config_cmd->add_subcommand("check", "Validate a config file; prints OK or every error");
+  check->add_option("FILE", check_file, "Config file")->required();
+
+  auto* chat = app.add_subcommand("chat", "Talk to the bot as a villager (interactive, like an adapter)");
+  std::string as_phone;
+  chat->add_option("--as", as_phone, "The phone number to speak as")->required();
+  chat->add_option("--config", config_file, "Config file (or VILLAGEBOT_CONFIG)");
+
+  auto* import_cmd = app.add_subcommand("import", "Import data");
+  import_cmd->require_subcommand(1);
+  auto* import_people = import_cmd->add_subcommand("people", "Import people from a CSV (UTF-8, UTF-8 with BOM, or GBK)");
+  std::string csv_file;
+  bool dry_run = false;
+  bool skip_bad = false;
+  import_people->add_option("FILE", csv_file, "The CSV file")->required();
+  import_people->add_option("--config", config_file, "Config file (or VILLAGEBOT_CONFIG)");
+  import_people->add_flag("--dry-run", dry_run, "Show what would change; write nothing");
+  import_people->add_flag("--skip-bad", skip_bad, "Import the good rows even if some rows are bad");
+
+  auto* token = app.add_subcommand("token", "API tokens");
+  token->require_subcommand(1);
+  auto* token_create = token->add_subcommand("create", "Create an API token (printed once)");
+  std::string token_name;
+  std::string token_role;
+  token_create->add_option("--name", token_name, "Who the token is for")->required();
+  token_create->add_option("--role", token_role, "admin, cadre, supervisor, evaluator, commander ...")->required();
+  token_create->add_option("--config", config_file, "Config file (or VILLAGEBOT_CONFIG)");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*serve) {
+    auto cfg = load_config(config_file);
+    if (!cfg) return kExitConfig;
+    return run_runtime(std::move(*cfg), {}, true);
+  }
+  if (*check) return cmd_config_check(check_file);
+  if (*chat) {
+    auto cfg = load_config(config_file);
+    if (!cfg) return kExitConfig;
+    if (!text::normalise_phone(as_phone)) {
+      std::cerr << "villagebot: --as needs a phone number, e.g. 13800000001\n";
+      return kExitConfig;
+    }
+    runtime::RuntimeOptions options;
+    options.serve_http = false;
+    options.extra_adapters.push_back(config::synthetic_adapter(
+        *cfg, "console", "console", {{"as", as_phone}, {"prompt", isatty(STDIN_FILENO) ? "true" : "false"}}));
+    if (cfg->log_level == "info") cfg->log_level = "warn";  // keep the conversation readable
+    return run_runtime(std::move(*cfg), std::move(options), false);
+  }
+  if (*import_people) return cmd_import_people(csv_file, config_file, dry_run, skip_bad);
+  if (*token_create) return cmd_token_create(token_name, token_role, config_file);
+  return 0;
+}

@@ -1,0 +1,24 @@
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "villagebot/command.hpp"
+#include "villagebot/message.hpp"
+#include "villagebot/storage.hpp"
+
+// The message log: every inbound and outbound message, in one table.
+namespace villagebot::pipeline::message_log {
+
+std::int64_t now_ms();
+// nullopt when (adapter, message_id) was seen before.
+std::optional<std::int64_t> insert_inbound(Session& s, const InboundMessage& m, std::string_view status);
+void set_inbound_status(Session& s, std::int64_t id, std::string_view status, std::int64_t person_id);
+void insert_replies(Session& s, std::int64_t inbound_id, const InboundMessage& m, std::int64_t person_id,
+                    const Replies& replies);
+// What was answered to an earlier copy of this message.
+Replies replies_to(Session& s, std::string_view adapter_id, std::string_view message_id);
+std::int64_t insert_outbound(Session& s, const OutboundMessage& m, std::string_view status, std::string_view error);
+void set_outbound_status(Session& s, std::int64_t id, std::string_view status, std::string_view error);
+
+}  // namespace villagebot::pipeline::message_log

@@ -1,0 +1,28 @@
+#include "runtime/contexts.hpp"
+
+#include "support/logging.hpp"
+
+namespace villagebot::runtime {
+
+PluginContextImpl::PluginContextImpl(const Services& services, std::string name)
+    : services_(services),
+      name_(std::move(name)),
+      commands_(services.router, name_),
+      routes_(services.routes, "/api/v1/" + name_, false),
+      logger_(support::make_logger(name_)) {}
+
+AdapterContextImpl::AdapterContextImpl(std::string id, pipeline::Pipeline& pipeline, http::RouteTable& routes,
+                                       HttpClient& client, std::function<void()> shutdown)
+    : id_(std::move(id)),
+      pipeline_(pipeline),
+      routes_(routes, "/hooks/" + id_, true),
+      client_(client),
+      shutdown_(std::move(shutdown)),
+      logger_(support::make_logger("adapter." + id_)) {}
+
+void AdapterContextImpl::submit(InboundMessage message, std::function<void(SubmitResult)> done) {
+  message.adapter_id = id_;  // an adapter speaks only for itself
+  pipeline_.submit(std::move(message), std::move(done));
+}
+
+}  // namespace villagebot::runtime

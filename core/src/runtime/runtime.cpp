@@ -1,0 +1,359 @@
+#include "runtime/runtime.hpp"
+
+#include <filesystem>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <spdlog/spdlog.h>
+
+#include "directory/sqlite_directory.hpp"
+#include "http/http_client.hpp"
+#include "http/http_server.hpp"
+#include "loader/module_loader.hpp"
+#include "pipeline/event_bus.hpp"
+#include "runtime/contexts.hpp"
+#include "runtime/core_commands.hpp"
+#include "runtime/job_scheduler.hpp"
+#include "runtime/messenger_impl.hpp"
+#include "runtime/openapi.hpp"
+#include "runtime/tokens.hpp"
+#include "storage/core_schema.hpp"
+#include "storage/sqlite_storage.hpp"
+
+#ifndef VILLAGEBOT_VERSION
+#define VILLAGEBOT_VERSION "0.0.0"
+#endif
+
+namespace villagebot::runtime {
+
+namespace asio = boost::asio;
+
+std::unique_ptr<Storage> open_storage(const config::Config& cfg) {
+  const auto parent = std::filesystem::path(cfg.storage.path).parent_path();
+  std::error_code ec;
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  storage::SqliteOptions options;
+  options.synchronous_full = cfg.storage.synchronous_full;
+  auto s = std::make_unique<storage::SqliteStorage>(cfg.storage.path, options);
+  s->migrate("core", storage::core_migrations());
+  return s;
+}
+
+struct Runtime::Impl {
+  Impl(config::Config c, RuntimeOptions o) : cfg(std::move(c)), options(std::move(o)) {}
+
+  config::Config cfg;
+  RuntimeOptions options;
+  support::Metrics metrics;
+  std::unique_ptr<Storage> storage;
+  std::unique_ptr<directory::SqliteDirectory> directory;
+  pipeline::LocalEventBus events;
+  pipeline::CommandRouter router;
+  std::unique_ptr<TokenStore> tokens;
+  std::unique_ptr<JobScheduler> scheduler;
+  // Handler deadlines live on their own thread so that hung handlers cannot
+  // starve the timers that answer for them.
+  asio::io_context timers;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> timers_guard;
+  std::thread timers_thread;
+  std::unique_ptr<asio::thread_pool> workers;
+  std::unique_ptr<MessengerImpl> messenger;
+  std::unique_ptr<pipeline::Pipeline> pipeline;
+  http::RouteTable routes;
+  http::BeastHttpClient http_client;
+  std::vector<loader::LoadedPlugin> plugins;
+  std::vector<std::unique_ptr<PluginContextImpl>> plugin_contexts;
+  std::vector<std::string> started_plugins;
+  struct AdapterSlot {
+    std::string id;
+    loader::LoadedAdapter loaded;
+    std::unique_ptr<AdapterContextImpl> context;
+    bool started = false;
+  };
+  std::vector<AdapterSlot> adapters;
+  std::vector<Registration> core_registrations;
+  std::unique_ptr<http::HttpServer> server;
+  std::uint16_t port = 0;
+  bool running = false;
+  std::mutex shutdown_mutex;
+  std::condition_variable shutdown_cv;
+  bool shutdown_requested = false;
+
+  std::mutex workers_mutex;
+  // After the pool is gone (shutdown), late completions run inline.
+  void run_blocking(std::function<void()> fn) {
+    std::unique_lock lock(workers_mutex);
+    if (workers) {
+      asio::post(*workers, std::move(fn));
+      return;
+    }
+    lock.unlock();
+    fn();
+  }
+
+  std::function<void()> after(std::chrono::milliseconds delay, std::function<void()> fn) {
+    auto timer = std::make_shared<asio::steady_timer>(timers, delay);
+    timer->async_wait([timer, fn = std::move(fn)](const boost::system::error_code& ec) {
+      if (!ec) fn();
+    });
+    return [this, timer] { asio::post(timers, [timer] { timer->cancel(); }); };
+  }
+
+  void configure_modules();
+  void start_modules();
+  void register_core_routes();
+  void stop_all();
+};
+
+void Runtime::Impl::configure_modules() {
+  // Adapters first: their sections are validated like the plugins', and all
+  // problems are reported together.
+  std::vector<config::AdapterEntry> entries = cfg.adapters;
+  entries.insert(entries.end(), options.extra_adapters.begin(), options.extra_adapters.end());
+  for (auto& entry : entries) {
+    if (entry.id.empty() || entry.type.empty()) continue;
+    AdapterSlot slot;
+    slot.id = entry.id;
+    slot.loaded = loader::load_adapter(cfg.plugin_dir, entry.type);
+    try {
+      slot.loaded.instance->configure(*entry.section);
+    } catch (const std::exception& e) {
+      entry.section->error("", std::string("adapter rejected its configuration: ") + e.what());
+    }
+    config::finish_section(*entry.section);
+    adapters.push_back(std::move(slot));
+  }
+  plugins = loader::load_plugins(cfg.plugin_dir, cfg.plugins_enabled);
+  for (auto& p : plugins) {
+    auto& section = *cfg.plugin_sections.at(p.name);
+    try {
+      p.instance->configure(section);
+    } catch (const std::exception& e) {
+      section.error("", std::string("plugin rejected its configuration: ") + e.what());
+    }
+    config::finish_section(section);
+  }
+  if (!cfg.ok()) {
+    std::string all = "the configuration has errors:";
+    for (const auto& e : *cfg.errors) all += "\n  " + e;
+    throw loader::StartupError(all);
+  }
+}
+
+void Runtime::Impl::start_modules() {
+  Services services{VillageInfo{cfg.village_name, cfg.timezone}, router, events, *storage, *scheduler, *messenger,
+                    *directory, routes, http_client};
+  for (auto& p : plugins) {
+    auto ctx = std::make_unique<PluginContextImpl>(services, p.name);
+    try {
+      p.instance->start(*ctx);
+    } catch (const std::exception& e) {
+      throw loader::StartupError("plugin '" + p.name + "' failed to start: " + e.what());
+    }
+    plugin_contexts.push_back(std::move(ctx));
+    started_plugins.push_back(p.name);
+    spdlog::info("plugin {} {} started", p.name, p.version);
+  }
+  std::vector<MessengerImpl::Route> routes_for_messenger;
+  for (auto& a : adapters) {
+    a.context = std::make_unique<AdapterContextImpl>(a.id, *pipeline, routes, http_client, [this] {
+      std::lock_guard lock(shutdown_mutex);
+      shutdown_requested = true;
+      shutdown_cv.notify_all();
+    });
+    try {
+      a.loaded.instance->start(*a.context);
+    } catch (const std::exception& e) {
+      throw loader::StartupError("adapter '" + a.id + "' failed to start: " + e.what());
+    }
+    a.started = true;
+    routes_for_messenger.push_back({a.id, a.loaded.instance.get()});
+    spdlog::info("adapter {} ({}) started", a.id, a.loaded.type);
+  }
+  messenger->set_adapters(std::move(routes_for_messenger));
+}
+
+void Runtime::Impl::register_core_routes() {
+  auto add = [this](std::string method, std::string path, std::string summary, HttpHandler handler, bool is_public) {
+    RouteSpec spec;
+    spec.method = std::move(method);
+    spec.path = std::move(path);
+    spec.summary = std::move(summary);
+    spec.public_route = is_public;
+    spec.handler = std::move(handler);
+    core_registrations.push_back(routes.add(std::move(spec)));
+  };
+  add("GET", "/healthz", "Health of the database, plugins and adapters",
+      [this](const HttpRequest&, const Responder& respond) {
+        nlohmann::json body;
+        bool db_ok = true;
+        try {
+          storage->read([](Session& s) { s.query("SELECT 1"); });
+        } catch (const std::exception& e) {
+          db_ok = false;
+          body["database"] = {{"state", "error"}, {"error", e.what()}};
+        }
+        if (db_ok) body["database"] = {{"state", "ok"}};
+        for (auto& p : plugins) body["plugins"][p.name] = p.instance->health();
+        for (auto& a : adapters) body["adapters"][a.id] = a.loaded.instance->health();
+        if (!body.contains("plugins")) body["plugins"] = nlohmann::json::object();
+        if (!body.contains("adapters")) body["adapters"] = nlohmann::json::object();
+        body["status"] = db_ok ? "ok" : "degraded";
+        body["version"] = VILLAGEBOT_VERSION;
+        respond(HttpResponse::json(db_ok ? 200 : 503, body));
+      },
+      true);
+  add("GET", "/metrics", "Prometheus metrics",
+      [this](const HttpRequest&, const Responder& respond) {
+        respond(HttpResponse::text(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8"));
+      },
+      true);
+  add("GET", "/api/v1/openapi.json", "This OpenAPI document",
+      [this](const HttpRequest&, const Responder& respond) { respond(HttpResponse::json(200, openapi_document(routes))); },
+      true);
+}
+
+void Runtime::Impl::stop_all() {
+  if (server) {
+    server->shutdown();
+    server.reset();
+  }
+  for (auto it = adapters.rbegin(); it != adapters.rend(); ++it) {
+    if (!it->started) continue;
+    try {
+      it->loaded.instance->stop();
+    } catch (const std::exception& e) {
+      spdlog::error("adapter {} failed to stop: {}", it->id, e.what());
+    }
+    it->started = false;
+  }
+  for (auto it = plugins.rbegin(); it != plugins.rend(); ++it) {
+    if (std::find(started_plugins.begin(), started_plugins.end(), it->name) == started_plugins.end()) continue;
+    try {
+      it->instance->stop();
+    } catch (const std::exception& e) {
+      spdlog::error("plugin {} failed to stop: {}", it->name, e.what());
+    }
+  }
+  started_plugins.clear();
+  if (scheduler) scheduler->stop();
+  // In-flight pipeline work finishes before the database closes.
+  if (workers) {
+    workers->join();
+    std::lock_guard lock(workers_mutex);
+    workers.reset();
+  }
+  timers_guard.reset();
+  timers.stop();
+  if (timers_thread.joinable()) timers_thread.join();
+  core_registrations.clear();
+  // Instances before contexts, contexts before libraries (LoadedPlugin's member order).
+  for (auto it = plugins.rbegin(); it != plugins.rend(); ++it) it->instance.reset();
+  for (auto it = adapters.rbegin(); it != adapters.rend(); ++it) it->loaded.instance.reset();
+  plugin_contexts.clear();
+  adapters.clear();
+  plugins.clear();
+  pipeline.reset();
+  messenger.reset();
+  scheduler.reset();
+  if (storage) {
+    storage.reset();
+  }
+}
+
+Runtime::Runtime(config::Config config, RuntimeOptions options)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(options))) {}
+
+Runtime::~Runtime() { stop(); }
+
+void Runtime::start() {
+  auto& d = *impl_;
+  if (!d.cfg.ok()) {
+    std::string all = "the configuration has errors:";
+    for (const auto& e : *d.cfg.errors) all += "\n  " + e;
+    throw loader::StartupError(all);
+  }
+  try {
+    const auto started = std::chrono::steady_clock::now();
+    d.storage = open_storage(d.cfg);
+    d.directory = std::make_unique<directory::SqliteDirectory>(*d.storage);
+    d.tokens = std::make_unique<TokenStore>(*d.storage);
+    d.scheduler = std::make_unique<JobScheduler>(*d.storage);
+    d.workers = std::make_unique<asio::thread_pool>(static_cast<std::size_t>(d.cfg.pipeline.workers));
+    d.timers_guard.emplace(d.timers.get_executor());
+    d.timers_thread = std::thread([&d] { d.timers.run(); });
+    d.messenger = std::make_unique<MessengerImpl>(*d.storage, *d.directory, d.metrics,
+                                                  [&d](std::function<void()> fn) { d.run_blocking(std::move(fn)); });
+    d.pipeline = std::make_unique<pipeline::Pipeline>(pipeline::PipelineDeps{
+        d.cfg.pipeline, *d.storage, *d.directory, d.router, d.metrics, *d.messenger,
+        [&d](std::function<void()> fn) { d.run_blocking(std::move(fn)); },
+        [&d](std::chrono::milliseconds delay, std::function<void()> fn) { return d.after(delay, std::move(fn)); }});
+    auto* sqlite = dynamic_cast<storage::SqliteStorage*>(d.storage.get());
+    d.metrics.gauge("villagebot_storage_write_queue_depth", "Write jobs waiting for the writer",
+                    [sqlite] { return static_cast<double>(sqlite->queue_depth()); });
+    d.configure_modules();
+    for (auto& r : register_core_commands(d.router, *d.directory, d.cfg.village_name)) d.core_registrations.push_back(std::move(r));
+    d.start_modules();
+    d.register_core_routes();
+    d.scheduler->start();
+    d.pipeline->recover();
+    if (d.options.serve_http) {
+      d.server = std::make_unique<http::HttpServer>(
+          d.cfg.server, d.routes, d.metrics,
+          http::ServerHooks{[&d](const std::string& token) -> std::optional<http::Principal> {
+                              auto info = d.tokens->authenticate(token);
+                              if (!info) return std::nullopt;
+                              return http::Principal{info->name, info->role};
+                            },
+                            [&d](std::function<void()> fn) { d.run_blocking(std::move(fn)); }});
+      d.port = d.server->start();
+    }
+    d.running = true;
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+    if (d.options.serve_http)
+      spdlog::info("villagebot {} ready on http://{}:{} in {} ms ({} plugins, {} adapters)", VILLAGEBOT_VERSION,
+                   d.cfg.server.host, d.port, ms, d.plugins.size(), d.adapters.size());
+  } catch (...) {
+    d.stop_all();
+    throw;
+  }
+}
+
+void Runtime::wait() {
+  std::unique_lock lock(impl_->shutdown_mutex);
+  impl_->shutdown_cv.wait(lock, [this] { return impl_->shutdown_requested; });
+}
+
+void Runtime::request_shutdown() {
+  std::lock_guard lock(impl_->shutdown_mutex);
+  impl_->shutdown_requested = true;
+  impl_->shutdown_cv.notify_all();
+}
+
+void Runtime::stop() {
+  if (!impl_) return;
+  impl_->stop_all();
+  impl_->running = false;
+}
+
+std::uint16_t Runtime::port() const { return impl_->port; }
+const config::Config& Runtime::config() const { return impl_->cfg; }
+pipeline::Pipeline& Runtime::pipeline() { return *impl_->pipeline; }
+Storage& Runtime::storage() { return *impl_->storage; }
+Directory& Runtime::directory() { return *impl_->directory; }
+support::Metrics& Runtime::metrics() { return impl_->metrics; }
+JobScheduler& Runtime::scheduler() { return *impl_->scheduler; }
+TokenStore& Runtime::tokens() { return *impl_->tokens; }
+
+nlohmann::json Runtime::health() {
+  nlohmann::json out;
+  for (auto& p : impl_->plugins) out["plugins"][p.name] = p.instance->health();
+  for (auto& a : impl_->adapters) out["adapters"][a.id] = a.loaded.instance->health();
+  return out;
+}
+
+}  // namespace villagebot::runtime

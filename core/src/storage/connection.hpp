@@ -1,0 +1,39 @@
+#pragma once
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "villagebot/storage.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace villagebot::storage {
+
+// One SQLite connection with a cache of prepared statements keyed by SQL text.
+class Connection final : public Session {
+ public:
+  Connection(const std::string& path, bool read_only, bool synchronous_full, int busy_timeout_ms);
+  ~Connection() override;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  Rows query(std::string_view sql, const std::vector<Value>& params) override;
+  std::int64_t execute(std::string_view sql, const std::vector<Value>& params) override;
+  std::int64_t last_insert_id() override;
+  // Runs a script of several statements (migrations, pragmas); no parameters.
+  void exec_script(const std::string& sql);
+
+  [[nodiscard]] sqlite3* handle() const { return db_; }
+
+ private:
+  sqlite3_stmt* prepare(std::string_view sql);
+  void bind(sqlite3_stmt* stmt, const std::vector<Value>& params);
+  [[noreturn]] void fail(int rc, std::string_view what);
+
+  sqlite3* db_ = nullptr;
+  std::unordered_map<std::string, sqlite3_stmt*> statements_;
+};
+
+}  // namespace villagebot::storage

@@ -1,0 +1,237 @@
+#include "storage/sqlite_storage.hpp"
+
+#include <sqlite3.h>
+
+#include <future>
+#include <utility>
+
+#include "storage/connection.hpp"
+
+namespace villagebot::storage {
+
+SqliteStorage::SqliteStorage(std::string path, SqliteOptions options)
+    : path_(std::move(path)), options_(options) {
+  writer_ = std::make_unique<Connection>(path_, false, options_.synchronous_full, options_.busy_timeout_ms);
+  writer_->exec_script(
+      "CREATE TABLE IF NOT EXISTS core_schema_versions ("
+      " module TEXT PRIMARY KEY, version INTEGER NOT NULL, updated_at INTEGER NOT NULL);");
+  writer_thread_ = std::thread([this] { writer_loop(); });
+  writer_thread_id_ = writer_thread_.get_id();
+}
+
+SqliteStorage::~SqliteStorage() { close(); }
+
+void SqliteStorage::close() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ && !writer_thread_.joinable()) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (writer_thread_.joinable()) writer_thread_.join();
+  if (writer_) {
+    try {
+      writer_->exec_script("PRAGMA wal_checkpoint(TRUNCATE);");
+    } catch (const StorageError&) {  // a reader still open keeps the WAL; not an error at close
+    }
+  }
+  std::lock_guard lock(readers_mutex_);
+  readers_.clear();
+}
+
+std::size_t SqliteStorage::queue_depth() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
+std::uint64_t SqliteStorage::commits() const {
+  std::lock_guard lock(mutex_);
+  return commits_;
+}
+
+void SqliteStorage::write_async(std::function<void(Session&)> work, std::function<void(std::exception_ptr)> done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) {
+      if (done) done(std::make_exception_ptr(StorageError("storage is closed")));
+      return;
+    }
+    queue_.push_back(Job{std::move(work), std::move(done)});
+  }
+  wake_.notify_one();
+}
+
+void SqliteStorage::write_sync(const std::function<void(Session&)>& work) {
+  if (std::this_thread::get_id() == writer_thread_id_) {
+    // Called from inside a write job or its completion: already in the
+    // writer's transaction, so run in a nested savepoint instead of deadlocking.
+    writer_->exec_script("SAVEPOINT nested;");
+    try {
+      work(*writer_);
+    } catch (...) {
+      writer_->exec_script("ROLLBACK TO nested; RELEASE nested;");
+      throw;
+    }
+    writer_->exec_script("RELEASE nested;");
+    return;
+  }
+  std::promise<void> promise;
+  auto future = promise.get_future();
+  write_async([&work](Session& s) { work(s); },
+              [&promise](std::exception_ptr e) {
+                if (e)
+                  promise.set_exception(e);
+                else
+                  promise.set_value();
+              });
+  future.get();
+}
+
+void SqliteStorage::writer_loop() {
+  std::deque<Job> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_) return;
+      const std::size_t n = std::min(queue_.size(), options_.max_batch);
+      for (std::size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    run_batch(batch);
+    batch.clear();
+  }
+}
+
+void SqliteStorage::run_batch(std::deque<Job>& batch) {
+  std::vector<std::exception_ptr> results(batch.size());
+  std::exception_ptr batch_error;
+  try {
+    writer_->exec_script("BEGIN IMMEDIATE;");
+  } catch (...) {
+    batch_error = std::current_exception();
+  }
+  if (!batch_error) {
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      try {
+        writer_->exec_script("SAVEPOINT job;");
+        try {
+          batch[i].work(*writer_);
+          writer_->exec_script("RELEASE job;");
+        } catch (...) {
+          results[i] = std::current_exception();
+          writer_->exec_script("ROLLBACK TO job; RELEASE job;");
+        }
+      } catch (...) {
+        // The savepoint machinery itself failed: the transaction is unusable.
+        batch_error = std::current_exception();
+        break;
+      }
+    }
+    try {
+      if (batch_error) {
+        writer_->exec_script("ROLLBACK;");
+      } else {
+        writer_->exec_script("COMMIT;");
+      }
+    } catch (...) {
+      if (!batch_error) batch_error = std::current_exception();
+      if (sqlite3_get_autocommit(writer_->handle()) == 0) {
+        try {
+          writer_->exec_script("ROLLBACK;");
+        } catch (...) {  // nothing more can be done; every job reports the failure
+        }
+      }
+    }
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (!batch_error) ++commits_;
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (!batch[i].done) continue;
+    try {
+      batch[i].done(batch_error ? batch_error : results[i]);
+    } catch (...) {  // completions must not take the writer down
+    }
+  }
+}
+
+std::unique_ptr<Connection> SqliteStorage::take_reader() {
+  {
+    std::lock_guard lock(readers_mutex_);
+    if (!readers_.empty()) {
+      auto c = std::move(readers_.back());
+      readers_.pop_back();
+      return c;
+    }
+  }
+  return std::make_unique<Connection>(path_, true, false, options_.busy_timeout_ms);
+}
+
+void SqliteStorage::return_reader(std::unique_ptr<Connection> c) {
+  std::lock_guard lock(readers_mutex_);
+  if (readers_.size() < 16) readers_.push_back(std::move(c));
+}
+
+void SqliteStorage::read_sync(const std::function<void(Session&)>& work) {
+  auto reader = take_reader();
+  reader->exec_script("BEGIN;");
+  try {
+    work(*reader);
+  } catch (...) {
+    try {
+      reader->exec_script("ROLLBACK;");
+      return_reader(std::move(reader));
+    } catch (...) {  // drop a broken connection
+    }
+    throw;
+  }
+  reader->exec_script("COMMIT;");
+  return_reader(std::move(reader));
+}
+
+int SqliteStorage::schema_version(std::string_view module) {
+  int version = 0;
+  read_sync([&](Session& s) {
+    auto rows = s.query("SELECT version FROM core_schema_versions WHERE module = ?", {std::string(module)});
+    if (!rows.empty()) version = static_cast<int>(rows[0].integer(0));
+  });
+  return version;
+}
+
+void SqliteStorage::migrate(std::string_view module, const std::vector<Migration>& migrations) {
+  int newest = 0;
+  for (const auto& m : migrations) {
+    if (m.version != newest + 1)
+      throw StorageError("migrations of module " + std::string(module) + " must be numbered 1, 2, 3 ... in order");
+    newest = m.version;
+  }
+  write_sync([&](Session& session) {
+    auto& conn = static_cast<Connection&>(session);
+    auto rows = conn.query("SELECT version FROM core_schema_versions WHERE module = ?", {std::string(module)});
+    const int current = rows.empty() ? 0 : static_cast<int>(rows[0].integer(0));
+    if (current > newest)
+      throw StorageError("the database schema of module '" + std::string(module) + "' is version " +
+                         std::to_string(current) + ", newer than this villagebot knows (" + std::to_string(newest) +
+                         "): refusing to run an older villagebot on a newer database; restore a backup or upgrade");
+    for (const auto& m : migrations) {
+      if (m.version <= current) continue;
+      try {
+        conn.exec_script(m.sql);
+      } catch (const StorageError& e) {
+        throw StorageError("migration " + std::to_string(m.version) + " of module '" + std::string(module) +
+                           "' failed: " + e.what());
+      }
+    }
+    if (newest > current)
+      conn.execute(
+          "INSERT INTO core_schema_versions(module, version, updated_at) VALUES(?, ?, strftime('%s','now')) "
+          "ON CONFLICT(module) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
+          {std::string(module), std::int64_t{newest}});
+  });
+}
+
+}  // namespace villagebot::storage

@@ -1,0 +1,75 @@
+#pragma once
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "villagebot/storage.hpp"
+
+struct sqlite3;
+
+namespace villagebot::storage {
+
+class Connection;
+
+struct SqliteOptions {
+  // FULL survives power loss (fsync on every commit); group commit keeps it fast.
+  bool synchronous_full = true;
+  int busy_timeout_ms = 5000;
+  std::size_t max_batch = 512;  // write jobs per commit
+};
+
+// SQLite in WAL mode with exactly one writer: a dedicated thread that takes
+// every queued write, runs each in its own savepoint inside one transaction and
+// commits once (group commit). Reads use their own connections on the caller's
+// thread and never wait for the writer.
+class SqliteStorage final : public Storage {
+ public:
+  explicit SqliteStorage(std::string path, SqliteOptions options = {});
+  ~SqliteStorage() override;
+  SqliteStorage(const SqliteStorage&) = delete;
+  SqliteStorage& operator=(const SqliteStorage&) = delete;
+
+  void migrate(std::string_view module, const std::vector<Migration>& migrations) override;
+  void write_sync(const std::function<void(Session&)>& work) override;
+  void write_async(std::function<void(Session&)> work, std::function<void(std::exception_ptr)> done) override;
+  void read_sync(const std::function<void(Session&)>& work) override;
+
+  // The version of a module's schema in the database (0 if none).
+  int schema_version(std::string_view module);
+  [[nodiscard]] const std::string& path() const { return path_; }
+  [[nodiscard]] std::size_t queue_depth() const;
+  [[nodiscard]] std::uint64_t commits() const;
+  // Stops the writer after draining the queue; later writes throw.
+  void close();
+
+ private:
+  struct Job {
+    std::function<void(Session&)> work;
+    std::function<void(std::exception_ptr)> done;
+  };
+  void writer_loop();
+  void run_batch(std::deque<Job>& batch);
+  std::unique_ptr<Connection> take_reader();
+  void return_reader(std::unique_ptr<Connection> c);
+
+  std::string path_;
+  SqliteOptions options_;
+  std::unique_ptr<Connection> writer_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job> queue_;
+  bool stopping_ = false;
+  std::uint64_t commits_ = 0;
+  std::thread::id writer_thread_id_;
+  std::mutex readers_mutex_;
+  std::vector<std::unique_ptr<Connection>> readers_;
+  std::thread writer_thread_;
+};
+
+}  // namespace villagebot::storage

@@ -1,0 +1,44 @@
+#pragma once
+#include <array>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace villagebot::support {
+
+// A small Prometheus registry: labelled counters, one latency histogram
+// family, and gauges read at scrape time.
+class Metrics {
+ public:
+  static constexpr std::array<double, 12> kBuckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                   0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
+  void add(const std::string& name, const std::string& labels, double value = 1.0);
+  void observe(const std::string& name, const std::string& labels, double seconds);
+  void gauge(const std::string& name, std::string help, std::function<double()> read);
+  void describe(const std::string& name, std::string type, std::string help);
+  [[nodiscard]] std::string render() const;
+  [[nodiscard]] double value(const std::string& name, const std::string& labels) const;
+
+ private:
+  struct Histogram {
+    std::array<std::uint64_t, kBuckets.size()> buckets{};
+    std::uint64_t count = 0;
+    double sum = 0;
+  };
+  struct Family {
+    std::string type;
+    std::string help;
+  };
+  mutable std::mutex mutex_;
+  std::map<std::string, Family> families_;
+  std::map<std::string, std::map<std::string, double>> counters_;
+  std::map<std::string, std::map<std::string, Histogram>> histograms_;
+  std::vector<std::pair<std::string, std::function<double()>>> gauges_;
+};
+
+// Escapes a label value for the text format.
+std::string label(std::string_view key, std::string_view value);
+
+}  // namespace villagebot::support

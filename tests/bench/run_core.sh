@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# Measures villagebot's generic webhook against the bare Beast ceiling in one run, with
+# the same load generator, body, senders and connection count, and prints both side by
+# side. The ratio shows what villagebot's own work costs on this machine.
+#
+# Usage: tests/bench/run_core.sh [--build-dir DIR] --villagebot-url http://127.0.0.1:PORT
+#          [--connections 64] [--duration 10] [--warmup 2] [--loadgen-threads 1]
+#          [--bare-threads 2] [--signature-secret SECRET]
+# DIR holds the Release build (default build-release, relative to the current folder
+# or to the repository); vb_loadgen and vb_bare_server are looked up inside it.
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "${SCRIPT_DIR}/../.." && pwd)"
+readonly SCRIPT_DIR REPO_ROOT
+readonly HOOK_PATH="/hooks/generic"
+readonly BODY_TEMPLATE='{"message_id":"b-{n}","sender":"{sender}","text":"帮助"}'
+readonly SENDER_RANGE="13800000001:13800000200"
+
+BUILD_DIR="build-release"
+VILLAGEBOT_URL=""
+CONNECTIONS=64
+DURATION=10
+WARMUP=2
+LOADGEN_THREADS=1
+BARE_THREADS=2
+SIGNATURE_SECRET=""
+
+BARE_PID=""
+VILLAGEBOT_PID=""  # set only when this script starts villagebot itself
+WORK_DIR=""
+
+usage() {
+  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+die() {
+  echo "run_core.sh: $*" >&2
+  exit 1
+}
+
+parse_args() {
+  while (($# > 0)); do
+    case "$1" in
+      --build-dir) BUILD_DIR="${2:?--build-dir needs a folder}"; shift 2 ;;
+      --villagebot-url) VILLAGEBOT_URL="${2:?--villagebot-url needs a URL}"; shift 2 ;;
+      --connections) CONNECTIONS="${2:?--connections needs a number}"; shift 2 ;;
+      --duration) DURATION="${2:?--duration needs seconds}"; shift 2 ;;
+      --warmup) WARMUP="${2:?--warmup needs seconds}"; shift 2 ;;
+      --loadgen-threads) LOADGEN_THREADS="${2:?--loadgen-threads needs a number}"; shift 2 ;;
+      --bare-threads) BARE_THREADS="${2:?--bare-threads needs a number}"; shift 2 ;;
+      --signature-secret) SIGNATURE_SECRET="${2:?--signature-secret needs a value}"; shift 2 ;;
+      -h | --help) usage; exit 0 ;;
+      -*) usage >&2; die "unknown option $1" ;;
+      *) BUILD_DIR="$1"; shift ;;
+    esac
+  done
+}
+
+# Prints the path of a built program, looking where CMake puts it first.
+find_program_in_build() {
+  local name="$1" dir="$2" candidate
+  for candidate in "${dir}/tests/bench/${name}" "${dir}/bin/${name}" "${dir}/${name}"; do
+    if [[ -x "${candidate}" ]]; then
+      echo "${candidate}"
+      return 0
+    fi
+  done
+  candidate="$(find "${dir}" -type f -name "${name}" -perm -u+x -print -quit 2>/dev/null)"
+  [[ -n "${candidate}" ]] || die "${name} is not in ${dir}; build it first: cmake --build ${dir} --target ${name}"
+  echo "${candidate}"
+}
+
+resolve_build_dir() {
+  if [[ -d "${BUILD_DIR}" ]]; then
+    BUILD_DIR="$(cd "${BUILD_DIR}" && pwd)"
+  elif [[ -d "${REPO_ROOT}/${BUILD_DIR}" ]]; then
+    BUILD_DIR="${REPO_ROOT}/${BUILD_DIR}"
+  else
+    die "no build folder ${BUILD_DIR}; configure one with: cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release"
+  fi
+}
+
+cleanup() {
+  local pid
+  for pid in "${BARE_PID}" "${VILLAGEBOT_PID}"; do
+    if [[ -n "${pid}" ]] && kill -0 "${pid}" 2>/dev/null; then
+      kill -TERM "${pid}" 2>/dev/null || true
+      wait "${pid}" 2>/dev/null || true
+    fi
+  done
+  if [[ -n "${WORK_DIR}" ]]; then
+    rm -rf "${WORK_DIR}"
+  fi
+}
+
+# Waits for a server started in the background to print "listening on HOST:PORT" to
+# LOG, then prints HOST:PORT.
+wait_for_listening() {
+  local log="$1" pid="$2" name="$3" line
+  for _ in $(seq 1 100); do
+    line="$(grep -m1 -o 'listening on [^ ]*' "${log}" 2>/dev/null || true)"
+    if [[ -n "${line}" ]]; then
+      echo "${line#listening on }"
+      return 0
+    fi
+    kill -0 "${pid}" 2>/dev/null || die "${name} exited before listening: $(cat "${log}")"
+    sleep 0.1
+  done
+  die "${name} did not report 'listening on' within 10 s: $(cat "${log}")"
+}
+
+start_bare_server() {
+  local program="$1" log="${WORK_DIR}/bare.log"
+  "${program}" --port 0 --threads "${BARE_THREADS}" >"${log}" 2>&1 &
+  BARE_PID=$!
+  BARE_URL="http://$(wait_for_listening "${log}" "${BARE_PID}" vb_bare_server)${HOOK_PATH}"
+}
+
+stop_bare_server() {
+  kill -TERM "${BARE_PID}" 2>/dev/null || true
+  wait "${BARE_PID}" 2>/dev/null || true
+  BARE_PID=""
+}
+
+# Makes VILLAGEBOT_URL point at a running villagebot's generic webhook. Today the caller
+# starts villagebot and passes --villagebot-url; a version that starts it from the build
+# folder sets VILLAGEBOT_PID as well, so that cleanup stops it.
+start_villagebot() {
+  [[ -n "${VILLAGEBOT_URL}" ]] ||
+    die "start villagebot first and pass its address: --villagebot-url http://127.0.0.1:PORT"
+  VILLAGEBOT_URL="${VILLAGEBOT_URL%/}"
+  [[ "${VILLAGEBOT_URL}" == *"${HOOK_PATH}" ]] || VILLAGEBOT_URL="${VILLAGEBOT_URL}${HOOK_PATH}"
+}
+
+# Runs the load generator against URL and writes its key=value figures to OUT.
+measure() {
+  local url="$1" out="$2" n_start="$3"
+  local -a args=(
+    --url "${url}" --connections "${CONNECTIONS}" --duration "${DURATION}"
+    --warmup "${WARMUP}" --threads "${LOADGEN_THREADS}" --body "${BODY_TEMPLATE}"
+    --sender-range "${SENDER_RANGE}" --n-start "${n_start}")
+  if [[ -n "${SIGNATURE_SECRET}" ]]; then
+    args+=(--signature-secret "${SIGNATURE_SECRET}")
+  fi
+  "${LOADGEN}" "${args[@]}" >"${out}" || true
+  grep -q '^requests=[1-9]' "${out}" ||
+    die "no request to ${url} completed: $(tr '\n' ' ' <"${out}")"
+}
+
+figure() {
+  sed -n "s/^$1=//p" "$2"
+}
+
+print_table() {
+  local villagebot="$1" bare="$2" name v b
+  printf '%-12s | %12s | %12s | %7s\n' figure villagebot "bare ceiling" ratio
+  printf '%-12s-+-%12s-+-%12s-+-%7s\n' ------------ ------------ ------------ -------
+  for name in rps p50_ms p99_ms max_ms requests non2xx errors; do
+    v="$(figure "${name}" "${villagebot}")"
+    b="$(figure "${name}" "${bare}")"
+    printf '%-12s | %12s | %12s | %7s\n' "${name}" "${v}" "${b}" \
+      "$(awk -v v="${v}" -v b="${b}" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", v / b }')"
+  done
+}
+
+main() {
+  parse_args "$@"
+  resolve_build_dir
+  LOADGEN="$(find_program_in_build vb_loadgen "${BUILD_DIR}")"
+  local bare_program
+  bare_program="$(find_program_in_build vb_bare_server "${BUILD_DIR}")"
+
+  WORK_DIR="$(mktemp -d)"
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+
+  start_villagebot
+
+  # Message ids must not repeat across runs: villagebot remembers the ones it has seen.
+  local n_start=$(($(date +%s%N) / 1000))
+
+  start_bare_server "${bare_program}"
+  echo "measuring the bare ceiling at ${BARE_URL} (${CONNECTIONS} connections, ${DURATION} s)" >&2
+  measure "${BARE_URL}" "${WORK_DIR}/bare.txt" "${n_start}"
+  stop_bare_server
+
+  echo "measuring villagebot at ${VILLAGEBOT_URL} (${CONNECTIONS} connections, ${DURATION} s)" >&2
+  measure "${VILLAGEBOT_URL}" "${WORK_DIR}/villagebot.txt" "$((n_start + 100000000))"
+
+  print_table "${WORK_DIR}/villagebot.txt" "${WORK_DIR}/bare.txt"
+
+  local non2xx errors
+  non2xx="$(figure non2xx "${WORK_DIR}/villagebot.txt")"
+  errors="$(figure errors "${WORK_DIR}/villagebot.txt")"
+  if ((non2xx > 0 || errors > 0)); then
+    echo "run_core.sh: villagebot answered ${non2xx} requests with a non-2xx status and" \
+      "${errors} failed; its figures do not measure the reply path (check its log)" >&2
+    exit 1
+  fi
+}
+
+main "$@"
