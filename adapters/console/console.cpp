@@ -11,7 +11,9 @@
 
 namespace villagebot::adapters {
 
-Console::~Console() { stop(); }
+Console::~Console() {
+  stop();
+}
 
 void Console::configure(ConfigSection& config) {
   as_ = config.require_string("as");
@@ -38,8 +40,9 @@ void Console::print(const std::string& text) {
 void Console::read_loop() {
   std::string pending;
   std::uint64_t counter = 0;
-  const auto session = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto session =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   auto show_prompt = [this] {
     if (!prompt_) return;
     std::lock_guard lock(out_mutex_);

@@ -137,7 +137,8 @@ void GenericWebhook::handle(const HttpRequest& request, const Responder& respond
 
 SendResult GenericWebhook::send(const OutboundMessage& message) {
   if (settings_.reply_url.empty())
-    return SendResult::permanent("adapter " + (context_ ? context_->id() : std::string("?")) + " has no reply_url configured");
+    return SendResult::permanent("adapter " + (context_ ? context_->id() : std::string("?")) +
+                                 " has no reply_url configured");
   static std::atomic<std::uint64_t> counter{0};
   nlohmann::json body{{"message_id", message.idempotency_key.empty()
                                          ? "vb-" + std::to_string(unix_now()) + "-" + std::to_string(++counter)
@@ -159,7 +160,8 @@ SendResult GenericWebhook::send(const OutboundMessage& message) {
   const auto res = context_->http_client().request(req);
   if (res.status == 0) return SendResult::retryable(res.error);
   if (res.status >= 200 && res.status < 300) return SendResult::ok();
-  if (res.status == 429 || res.status >= 500) return SendResult::retryable("reply_url answered " + std::to_string(res.status));
+  if (res.status == 429 || res.status >= 500)
+    return SendResult::retryable("reply_url answered " + std::to_string(res.status));
   return SendResult::permanent("reply_url answered " + std::to_string(res.status) + ": " + res.body.substr(0, 200));
 }
 

@@ -68,11 +68,17 @@ std::string sha256(std::string_view data) {
   return {reinterpret_cast<const char*>(out.data()), out_len};
 }
 
-std::string sha256_hex(std::string_view data) { return to_hex(sha256(data)); }
+std::string sha256_hex(std::string_view data) {
+  return to_hex(sha256(data));
+}
 
-std::string hmac_sha256(std::string_view key, std::string_view message) { return hmac(EVP_sha256(), key, message); }
+std::string hmac_sha256(std::string_view key, std::string_view message) {
+  return hmac(EVP_sha256(), key, message);
+}
 
-std::string hmac_sha1(std::string_view key, std::string_view message) { return hmac(EVP_sha1(), key, message); }
+std::string hmac_sha1(std::string_view key, std::string_view message) {
+  return hmac(EVP_sha1(), key, message);
+}
 
 std::string to_hex(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";

@@ -78,9 +78,13 @@ void append_utf8(std::string& out, char32_t cp) {
   }
 }
 
-bool is_ascii_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; }
+bool is_ascii_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // Spaces a chat client may put between words. WeChat, for one, follows an
 // @mention with U+2005 rather than an ASCII space.
@@ -89,7 +93,9 @@ bool is_unicode_space(char32_t c) {
          (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
-char32_t ascii_lower_cp(char32_t c) { return (c >= U'A' && c <= U'Z') ? c + (U'a' - U'A') : c; }
+char32_t ascii_lower_cp(char32_t c) {
+  return (c >= U'A' && c <= U'Z') ? c + (U'a' - U'A') : c;
+}
 
 // Full-width ASCII to half-width, every kind of space to ' '.
 std::u32string half_width(std::string_view utf8) {
@@ -123,7 +129,9 @@ bool is_cn_mobile(std::string_view d) {
   return d.size() == 11 && d[0] == '1' && d[1] >= '3' && d[1] <= '9' && std::all_of(d.begin(), d.end(), is_digit);
 }
 
-bool all_digits(std::string_view d) { return !d.empty() && std::all_of(d.begin(), d.end(), is_digit); }
+bool all_digits(std::string_view d) {
+  return !d.empty() && std::all_of(d.begin(), d.end(), is_digit);
+}
 
 std::string mask_national(std::string_view eleven_digits) {
   std::string out(eleven_digits.substr(0, 3));

@@ -9,8 +9,8 @@
 
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "config/config.hpp"
 #include "directory/people_import.hpp"
@@ -92,11 +92,13 @@ int run_runtime(config::Config cfg, runtime::RuntimeOptions options, bool print_
 
 int cmd_config_check(const std::string& file) {
   auto cfg = config::load(file);
-  if (cfg.ok()) {
-    // Modules validate their own sections: load them without starting.
+  if (cfg.document) {
+    // Modules validate their own sections: load them without starting. Done
+    // even when the core keys have errors, so that every error is printed.
     try {
       support::setup_logging("error");
       for (const auto& entry : cfg.adapters) {
+        if (entry.type.empty()) continue;
         auto a = loader::load_adapter(cfg.plugin_dir, entry.type);
         a.instance->configure(*entry.section);
         config::finish_section(*entry.section);
@@ -136,12 +138,17 @@ int cmd_import_people(const std::string& file, const std::string& config_file, b
   options.dry_run = dry_run;
   options.skip_bad = skip_bad;
   const auto report = directory::import_people(*storage, bytes.str(), options);
-  for (const auto& p : report.problems)
-    std::cout << file << ": 第 " << p.line << " 行 / line " << p.line << (p.column.empty() ? "" : ", " + p.column) << ": "
-              << p.reason << "\n";
-  std::cout << (dry_run ? "dry run (nothing written): " : (report.applied ? "imported: " : "NOT imported: ")) << report.rows
-            << " rows; persons +" << report.persons_created << " ~" << report.persons_updated << "; households +"
-            << report.households_created << " ~" << report.households_updated << "; org units +"
+  for (const auto& p : report.problems) {
+    std::cout << file;
+    if (p.line > 0) std::cout << ": 第 " << p.line << " 行 / line " << p.line;
+    std::cout << (p.column.empty() ? "" : ", " + p.column) << ": " << p.reason << "\n";
+  }
+  const char* outcome = dry_run                   ? "dry run (nothing written): "
+                        : report.applied          ? "imported: "
+                        : report.problems.empty() ? "no changes: "
+                                                  : "NOT imported: ";
+  std::cout << outcome << report.rows << " rows; persons +" << report.persons_created << " ~" << report.persons_updated
+            << "; households +" << report.households_created << " ~" << report.households_updated << "; org units +"
             << report.org_units_created << "\n";
   if (!report.problems.empty() && !report.applied && !dry_run) return 1;
   return report.problems.empty() ? 0 : 1;
@@ -187,7 +194,8 @@ int main(int argc, char** argv) {
 
   auto* import_cmd = app.add_subcommand("import", "Import data");
   import_cmd->require_subcommand(1);
-  auto* import_people = import_cmd->add_subcommand("people", "Import people from a CSV (UTF-8, UTF-8 with BOM, or GBK)");
+  auto* import_people =
+      import_cmd->add_subcommand("people", "Import people from a CSV (UTF-8, UTF-8 with BOM, or GBK)");
   std::string csv_file;
   bool dry_run = false;
   bool skip_bad = false;

@@ -141,8 +141,7 @@ asio::awaitable<void> accept_loop(asio::io_context& ioc, tcp::acceptor& acceptor
       continue;  // e.g. EMFILE under load: keep serving the connections we have
     }
     auto executor = socket.get_executor();
-    asio::co_spawn(executor, serve_connection(beast::tcp_stream(std::move(socket))),
-                   asio::detached);
+    asio::co_spawn(executor, serve_connection(beast::tcp_stream(std::move(socket))), asio::detached);
   }
 }
 
@@ -162,8 +161,7 @@ int main(int argc, char** argv) {
     acceptor.listen(asio::socket_base::max_listen_connections);
 
     const tcp::endpoint bound = acceptor.local_endpoint();
-    std::cout << "listening on " << bound.address().to_string() << ':' << bound.port()
-              << std::endl;
+    std::cout << "listening on " << bound.address().to_string() << ':' << bound.port() << std::endl;
 
     asio::signal_set signals{acceptor.get_executor(), SIGINT, SIGTERM};
     signals.async_wait([&](const beast::error_code&, int) {

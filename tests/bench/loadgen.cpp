@@ -258,8 +258,7 @@ std::vector<std::string> load_senders(const Options& o) {
 // The body template, split once so that each request is a few appends.
 class BodyTemplate {
  public:
-  BodyTemplate(std::string_view text, std::vector<std::string> senders)
-      : senders_(std::move(senders)) {
+  BodyTemplate(std::string_view text, std::vector<std::string> senders) : senders_(std::move(senders)) {
     static constexpr std::string_view kN = "{n}";
     static constexpr std::string_view kSender = "{sender}";
     std::string literal;
@@ -387,12 +386,10 @@ http::request<http::string_body> make_request(const Plan& plan, Shared& shared) 
   }
   if (plan.signature_secret) {
     const auto now = std::chrono::system_clock::now().time_since_epoch();
-    const std::string timestamp =
-        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now).count());
+    const std::string timestamp = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now).count());
     const std::string signed_text = timestamp + '.' + request.body();
     request.set("X-Villagebot-Timestamp", timestamp);
-    request.set("X-Villagebot-Signature",
-                "sha256=" + hmac_sha256_hex(*plan.signature_secret, signed_text));
+    request.set("X-Villagebot-Signature", "sha256=" + hmac_sha256_hex(*plan.signature_secret, signed_text));
   }
   request.prepare_payload();
   return request;
@@ -407,9 +404,7 @@ asio::awaitable<void> run_connection(const Plan& plan, Shared& shared, Connectio
 
   // Every operation ends by the time the window has closed plus a grace period,
   // so that a stalled server cannot hold the run open.
-  const auto expire = [&] {
-    stream.expires_at(std::min(Clock::now() + plan.timeout, plan.deadline + kDrainGrace));
-  };
+  const auto expire = [&] { stream.expires_at(std::min(Clock::now() + plan.timeout, plan.deadline + kDrainGrace)); };
   const auto fail = [&] {
     if (in_window(plan, Clock::now())) {
       ++stats.errors;
@@ -458,8 +453,7 @@ asio::awaitable<void> run_connection(const Plan& plan, Shared& shared, Connectio
     const auto finished = Clock::now();
 
     if (started >= plan.warmup_end && finished <= plan.deadline) {
-      stats.latencies_ns.push_back(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(finished - started).count());
+      stats.latencies_ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(finished - started).count());
       const unsigned status = response.result_int();
       if (status < 200 || status > 299) {
         ++stats.non2xx;
@@ -503,8 +497,7 @@ Figures summarise(const Plan& plan, const Shared& shared, std::vector<Connection
   f.requests = all.size();
 
   // A run cut short by --max-requests is timed to its last response.
-  const bool stopped_early =
-      plan.max_requests != 0 && shared.measured_started.load() >= plan.max_requests;
+  const bool stopped_early = plan.max_requests != 0 && shared.measured_started.load() >= plan.max_requests;
   const auto end = stopped_early ? std::min(last_completion, plan.deadline) : plan.deadline;
   f.duration_s = std::chrono::duration<double>(end - plan.warmup_end).count();
   f.rps = f.duration_s > 0 ? static_cast<double>(f.requests) / f.duration_s : 0;
@@ -528,10 +521,9 @@ void print(const Figures& f, bool json) {
   std::ostringstream out;
   out << std::fixed;
   if (json) {
-    out << std::setprecision(3) << "{\"requests\":" << f.requests
-        << ",\"duration_s\":" << f.duration_s << ",\"rps\":" << std::setprecision(1) << f.rps
-        << std::setprecision(3) << ",\"p50_ms\":" << f.p50_ms << ",\"p99_ms\":" << f.p99_ms
-        << ",\"max_ms\":" << f.max_ms << ",\"non2xx\":" << f.non2xx
+    out << std::setprecision(3) << "{\"requests\":" << f.requests << ",\"duration_s\":" << f.duration_s
+        << ",\"rps\":" << std::setprecision(1) << f.rps << std::setprecision(3) << ",\"p50_ms\":" << f.p50_ms
+        << ",\"p99_ms\":" << f.p99_ms << ",\"max_ms\":" << f.max_ms << ",\"non2xx\":" << f.non2xx
         << ",\"errors\":" << f.errors << "}\n";
   } else {
     out << std::setprecision(3) << "requests=" << f.requests << "\n"
@@ -567,13 +559,11 @@ Plan make_plan(const Options& o, asio::io_context& ioc) {
     usage_error("unknown --method " + method);
   }
   plan.headers = o.headers;
-  plan.has_content_type = std::any_of(o.headers.begin(), o.headers.end(), [](const auto& h) {
-    return beast::iequals(h.first, "content-type");
-  });
+  plan.has_content_type = std::any_of(o.headers.begin(), o.headers.end(),
+                                      [](const auto& h) { return beast::iequals(h.first, "content-type"); });
   plan.signature_secret = o.signature_secret;
   plan.max_requests = o.max_requests;
-  plan.timeout = std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(o.timeout_s));
+  plan.timeout = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.timeout_s));
   return plan;
 }
 
@@ -599,14 +589,13 @@ int main(int argc, char** argv) {
     std::exception_ptr failure;
     for (auto& connection_stats : stats) {
       connection_stats.latencies_ns.reserve(4096);
-      asio::co_spawn(asio::make_strand(ioc), run_connection(plan, shared, connection_stats),
-                     [&](std::exception_ptr e) {
-                       if (e) {
-                         const std::lock_guard lock{failure_mutex};
-                         failure = e;
-                         ioc.stop();
-                       }
-                     });
+      asio::co_spawn(asio::make_strand(ioc), run_connection(plan, shared, connection_stats), [&](std::exception_ptr e) {
+        if (e) {
+          const std::lock_guard lock{failure_mutex};
+          failure = e;
+          ioc.stop();
+        }
+      });
     }
 
     std::vector<std::thread> workers;

@@ -3,7 +3,7 @@
 # the same load generator, body, senders and connection count, and prints both side by
 # side. The ratio shows what villagebot's own work costs on this machine.
 #
-# Usage: tests/bench/run_core.sh [--build-dir DIR] --villagebot-url http://127.0.0.1:PORT
+# Usage: tests/bench/run_core.sh [--build-dir DIR] [--villagebot-url http://127.0.0.1:PORT]
 #          [--connections 64] [--duration 10] [--warmup 2] [--loadgen-threads 1]
 #          [--bare-threads 2] [--signature-secret SECRET]
 # DIR holds the Release build (default build-release, relative to the current folder
@@ -28,6 +28,8 @@ SIGNATURE_SECRET=""
 
 BARE_PID=""
 VILLAGEBOT_PID=""  # set only when this script starts villagebot itself
+START_MS=""
+IDLE_RSS_KB=""
 WORK_DIR=""
 
 usage() {
@@ -123,14 +125,47 @@ stop_bare_server() {
   BARE_PID=""
 }
 
-# Makes VILLAGEBOT_URL point at a running villagebot's generic webhook. Today the caller
-# starts villagebot and passes --villagebot-url; a version that starts it from the build
-# folder sets VILLAGEBOT_PID as well, so that cleanup stops it.
+# Makes VILLAGEBOT_URL point at villagebot's generic webhook. Without
+# --villagebot-url it starts the build's villagebot itself: the demo village,
+# the test_echo plugin loaded, no rate limit, synchronous=FULL (the production
+# default), and measures start-to-ready time and idle RSS on the way.
 start_villagebot() {
-  [[ -n "${VILLAGEBOT_URL}" ]] ||
-    die "start villagebot first and pass its address: --villagebot-url http://127.0.0.1:PORT"
-  VILLAGEBOT_URL="${VILLAGEBOT_URL%/}"
-  [[ "${VILLAGEBOT_URL}" == *"${HOOK_PATH}" ]] || VILLAGEBOT_URL="${VILLAGEBOT_URL}${HOOK_PATH}"
+  if [[ -n "${VILLAGEBOT_URL}" ]]; then
+    VILLAGEBOT_URL="${VILLAGEBOT_URL%/}"
+    [[ "${VILLAGEBOT_URL}" == *"${HOOK_PATH}" ]] || VILLAGEBOT_URL="${VILLAGEBOT_URL}${HOOK_PATH}"
+    return
+  fi
+  local vb="${BUILD_DIR}/villagebot" config="${WORK_DIR}/villagebot.toml" line t0 t1
+  [[ -x "${vb}" ]] || die "no villagebot in ${BUILD_DIR}; build the bench preset first"
+  [[ -f "${BUILD_DIR}/plugins/villagebot_plugin_test_echo.so" ]] ||
+    die "no test_echo plugin in ${BUILD_DIR}/plugins; build with tests on (cmake --preset bench)"
+  cat >"${config}" <<TOML
+[server]
+listen = "127.0.0.1:0"
+threads = 2
+[storage]
+path = "${WORK_DIR}/bench.db"
+[pipeline]
+rate_limit_messages = 0
+[plugins]
+dir = "${BUILD_DIR}/plugins"
+enabled = ["test_echo"]
+[[adapters]]
+id = "generic"
+type = "generic-webhook"
+TOML
+  "${vb}" import people "${REPO_ROOT}/config/demo/people.csv" --config "${config}" >/dev/null
+  mkfifo "${WORK_DIR}/vb.out"
+  t0=$(date +%s%N)
+  "${vb}" serve --config "${config}" >"${WORK_DIR}/vb.out" 2>"${WORK_DIR}/villagebot.log" &
+  VILLAGEBOT_PID=$!
+  exec 3<"${WORK_DIR}/vb.out"
+  read -r -t 10 line <&3 || die "villagebot did not start: $(cat "${WORK_DIR}/villagebot.log")"
+  t1=$(date +%s%N)
+  START_MS=$(((t1 - t0) / 1000000))
+  sleep 1
+  IDLE_RSS_KB=$(awk '/^VmRSS/ { print $2 }' "/proc/${VILLAGEBOT_PID}/status")
+  VILLAGEBOT_URL="${line#*listening on }${HOOK_PATH}"
 }
 
 # Runs the load generator against URL and writes its key=value figures to OUT.
@@ -189,6 +224,11 @@ main() {
   measure "${VILLAGEBOT_URL}" "${WORK_DIR}/villagebot.txt" "$((n_start + 100000000))"
 
   print_table "${WORK_DIR}/villagebot.txt" "${WORK_DIR}/bare.txt"
+  if [[ -n "${START_MS:-}" ]]; then
+    echo
+    echo "start to ready (process start to listening, test_echo loaded): ${START_MS} ms"
+    echo "idle RSS after start: $((IDLE_RSS_KB / 1024)) MB (${IDLE_RSS_KB} kB)"
+  fi
 
   local non2xx errors
   non2xx="$(figure non2xx "${WORK_DIR}/villagebot.txt")"

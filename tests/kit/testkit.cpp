@@ -35,9 +35,13 @@ std::filesystem::path make_temp_dir(const std::string& prefix) {
 }
 
 TestServer::TestServer(Options options)
-    : options_(std::move(options)), dir_(make_temp_dir("villagebot-test")), client_(std::make_unique<http::BeastHttpClient>()) {
+    : options_(std::move(options)),
+      dir_(make_temp_dir("villagebot-test")),
+      client_(std::make_unique<http::BeastHttpClient>()) {
   support::setup_logging(std::getenv("VILLAGEBOT_TEST_LOG") != nullptr ? std::getenv("VILLAGEBOT_TEST_LOG") : "off");
-  std::string toml = "[village]\nname = \"测试村\"\n\n[server]\nlisten = \"127.0.0.1:0\"\nthreads = 2\nshutdown_grace_ms = 3000\n\n";
+  std::string toml =
+      "[village]\nname = \"测试村\"\n\n[server]\nlisten = \"127.0.0.1:0\"\nthreads = 2\nshutdown_grace_ms = 3000\n";
+  toml += options_.server_toml + "\n\n";
   toml += "[storage]\npath = \"" + db_path().string() + "\"\nsynchronous = \"normal\"\n\n";
   toml += "[pipeline]\nworkers = 4\nhandler_timeout_ms = " + std::to_string(options_.handler_timeout_ms) +
           "\nrate_limit_messages = " + std::to_string(options_.rate_limit_messages) + "\nrate_limit_window_s = 60\n\n";
@@ -47,15 +51,16 @@ TestServer::TestServer(Options options)
   for (const auto& [name, body] : options_.plugin_sections) toml += "[plugins." + name + "]\n" + body + "\n\n";
   toml += "[[adapters]]\nid = \"generic\"\ntype = \"generic-webhook\"\n";
   if (!options_.secret.empty()) toml += "secret = \"" + options_.secret + "\"\n";
-  toml += "\n" + options_.extra_toml + "\n";
+  toml += options_.adapter_toml + "\n\n" + options_.extra_toml + "\n";
   std::ofstream(config_path()) << toml;
   if (!options_.people_csv.empty()) {
     auto cfg = config::load(config_path().string());
     if (!cfg.ok()) throw std::runtime_error("test config: " + cfg.errors->front());
     auto storage = runtime::open_storage(cfg);
     auto report = directory::import_people(*storage, options_.people_csv, {});
-    if (!report.applied) throw std::runtime_error("the test village did not import: " +
-                                                  (report.problems.empty() ? std::string("?") : report.problems.front().reason));
+    if (!report.applied)
+      throw std::runtime_error("the test village did not import: " +
+                               (report.problems.empty() ? std::string("?") : report.problems.front().reason));
   }
   boot();
 }
@@ -80,7 +85,9 @@ void TestServer::restart() {
   boot();
 }
 
-std::uint16_t TestServer::port() const { return runtime_->port(); }
+std::uint16_t TestServer::port() const {
+  return runtime_->port();
+}
 
 SubmitResult TestServer::submit(InboundMessage message) {
   if (message.adapter_id.empty()) message.adapter_id = "generic";
@@ -119,7 +126,8 @@ HttpResult TestServer::post_webhook(const std::string& body, std::int64_t timest
   std::vector<std::pair<std::string, std::string>> headers{{"Content-Type", "application/json"}};
   if (!options_.secret.empty()) {
     if (timestamp == 0)
-      timestamp = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+      timestamp =
+          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     const std::string ts = std::to_string(timestamp);
     headers.emplace_back("X-Villagebot-Timestamp", ts);
     headers.emplace_back("X-Villagebot-Signature",

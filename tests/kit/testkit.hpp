@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "runtime/runtime.hpp"
+#include "villagebot/adapter.hpp"
 #include "villagebot/http_client.hpp"
 #include "villagebot/message.hpp"
 
@@ -27,8 +28,10 @@ extern const char* const kSmallVillageCsv;
 
 struct Options {
   std::vector<std::string> plugins;
-  std::string secret;          // generic webhook secret ("" = unsigned)
-  std::string extra_toml;      // appended to the generated config
+  std::string secret;        // generic webhook secret ("" = unsigned)
+  std::string server_toml;   // extra keys of [server] (header_timeout_ms = ...)
+  std::string adapter_toml;  // extra keys of the generic [[adapters]] entry (reply_url = ...)
+  std::string extra_toml;    // appended to the generated config
   std::string people_csv = kSmallVillageCsv;
   bool http = true;
   int handler_timeout_ms = 2000;

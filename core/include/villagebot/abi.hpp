@@ -57,22 +57,34 @@ Base* create_guarded(char* error, std::size_t size) noexcept {
 #define VILLAGEBOT_EXPORT extern "C" __attribute__((visibility("default")))
 
 // VILLAGEBOT_PLUGIN(MyPlugin, "name", "1.0.0", "dependency", ...)
-#define VILLAGEBOT_PLUGIN(TYPE, NAME, VERSION, ...)                                               \
-  namespace {                                                                                     \
-  const char* const villagebot_dependencies_[] = {__VA_ARGS__ __VA_OPT__(, ) nullptr};            \
-  void villagebot_destroy_(::villagebot::Plugin* p) noexcept { delete p; }                        \
-  const ::villagebot::PluginDescriptor villagebot_descriptor_{                                    \
-      VILLAGEBOT_ABI_KEY, NAME, VERSION, villagebot_dependencies_,                                \
-      &::villagebot::detail::create_guarded<TYPE, ::villagebot::Plugin>, &villagebot_destroy_};   \
-  }                                                                                               \
-  VILLAGEBOT_EXPORT const ::villagebot::PluginDescriptor* villagebot_plugin_v1() { return &villagebot_descriptor_; }
+#define VILLAGEBOT_PLUGIN(TYPE, NAME, VERSION, ...)                                    \
+  namespace {                                                                          \
+  const char* const villagebot_dependencies_[] = {__VA_ARGS__ __VA_OPT__(, ) nullptr}; \
+  void villagebot_destroy_(::villagebot::Plugin* p) noexcept {                         \
+    delete p;                                                                          \
+  }                                                                                    \
+  const ::villagebot::PluginDescriptor villagebot_descriptor_{                         \
+      VILLAGEBOT_ABI_KEY,                                                              \
+      NAME,                                                                            \
+      VERSION,                                                                         \
+      villagebot_dependencies_,                                                        \
+      &::villagebot::detail::create_guarded<TYPE, ::villagebot::Plugin>,               \
+      &villagebot_destroy_};                                                           \
+  }                                                                                    \
+  VILLAGEBOT_EXPORT const ::villagebot::PluginDescriptor* villagebot_plugin_v1() {     \
+    return &villagebot_descriptor_;                                                    \
+  }
 
 // VILLAGEBOT_ADAPTER(MyAdapter, "type", "1.0.0")
-#define VILLAGEBOT_ADAPTER(TYPE, TYPE_NAME, VERSION)                                              \
-  namespace {                                                                                     \
-  void villagebot_destroy_(::villagebot::Adapter* a) noexcept { delete a; }                       \
-  const ::villagebot::AdapterDescriptor villagebot_descriptor_{                                   \
-      VILLAGEBOT_ABI_KEY, TYPE_NAME, VERSION,                                                     \
-      &::villagebot::detail::create_guarded<TYPE, ::villagebot::Adapter>, &villagebot_destroy_};  \
-  }                                                                                               \
-  VILLAGEBOT_EXPORT const ::villagebot::AdapterDescriptor* villagebot_adapter_v1() { return &villagebot_descriptor_; }
+#define VILLAGEBOT_ADAPTER(TYPE, TYPE_NAME, VERSION)                                                              \
+  namespace {                                                                                                     \
+  void villagebot_destroy_(::villagebot::Adapter* a) noexcept {                                                   \
+    delete a;                                                                                                     \
+  }                                                                                                               \
+  const ::villagebot::AdapterDescriptor villagebot_descriptor_{                                                   \
+      VILLAGEBOT_ABI_KEY, TYPE_NAME, VERSION, &::villagebot::detail::create_guarded<TYPE, ::villagebot::Adapter>, \
+      &villagebot_destroy_};                                                                                      \
+  }                                                                                                               \
+  VILLAGEBOT_EXPORT const ::villagebot::AdapterDescriptor* villagebot_adapter_v1() {                              \
+    return &villagebot_descriptor_;                                                                               \
+  }

@@ -2,8 +2,8 @@
 #include <functional>
 #include <string>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/logger.h>
+#include <nlohmann/json.hpp>
 
 #include "villagebot/command.hpp"
 #include "villagebot/config.hpp"

@@ -16,10 +16,10 @@ namespace villagebot {
 // keyword and its arguments, the sender, and the sender's language.
 struct CommandRequest {
   const InboundMessage& message;
-  const Person& sender;  // id 0 for an unregistered sender (only allow_unregistered commands)
-  std::string text;      // normalised (PRODUCT.md §4)
-  std::string keyword;   // the keyword or alias that matched, as written in the spec
-  std::string rest;      // text after the keyword, trimmed
+  const Person& sender;           // id 0 for an unregistered sender (only allow_unregistered commands)
+  std::string text;               // normalised (PRODUCT.md §4)
+  std::string keyword;            // the keyword or alias that matched, as written in the spec
+  std::string rest;               // text after the keyword, trimmed
   std::vector<std::string> args;  // rest split on whitespace
   Lang lang = Lang::zh;
 

@@ -30,7 +30,9 @@ class ConfigSection {
   virtual void error(std::string_view key, std::string_view message) = 0;
   [[nodiscard]] virtual bool has_errors() const = 0;
 
-  std::string string_or(std::string_view key, std::string fallback) { return string(key).value_or(std::move(fallback)); }
+  std::string string_or(std::string_view key, std::string fallback) {
+    return string(key).value_or(std::move(fallback));
+  }
   std::int64_t integer_or(std::string_view key, std::int64_t fallback,
                           std::int64_t min = std::numeric_limits<std::int64_t>::min(),
                           std::int64_t max = std::numeric_limits<std::int64_t>::max()) {

@@ -47,9 +47,9 @@ using Responder = std::function<void(HttpResponse)>;
 using HttpHandler = std::function<void(const HttpRequest&, Responder respond)>;
 
 struct RouteSpec {
-  std::string method;  // GET, POST, PUT, DELETE
-  std::string path;    // for plugins relative to /api/v1/<plugin>/
-  bool prefix = false;  // also match sub-paths (route_suffix holds the rest)
+  std::string method;              // GET, POST, PUT, DELETE
+  std::string path;                // for plugins relative to /api/v1/<plugin>/
+  bool prefix = false;             // also match sub-paths (route_suffix holds the rest)
   std::vector<std::string> roles;  // API routes: token roles allowed (empty: any valid token)
   bool public_route = false;       // no token needed (webhooks verify their own signatures)
   std::string summary;             // for the OpenAPI document

@@ -15,8 +15,8 @@ struct ClientRequest {
 };
 
 struct ClientResponse {
-  int status = 0;       // 0: no HTTP answer (see error)
-  std::string error;    // connection refused, timeout, bad URL ...
+  int status = 0;     // 0: no HTTP answer (see error)
+  std::string error;  // connection refused, timeout, bad URL ...
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
 };

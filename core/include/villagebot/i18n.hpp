@@ -11,7 +11,9 @@ enum class Lang { zh, en };
   if (tag.size() >= 2 && (tag[0] == 'e' || tag[0] == 'E') && (tag[1] == 'n' || tag[1] == 'N')) return Lang::en;
   return Lang::zh;
 }
-[[nodiscard]] inline const char* lang_tag(Lang lang) { return lang == Lang::en ? "en" : "zh-CN"; }
+[[nodiscard]] inline const char* lang_tag(Lang lang) {
+  return lang == Lang::en ? "en" : "zh-CN";
+}
 
 // A user-facing string in both languages; Chinese is the fallback.
 struct Text {

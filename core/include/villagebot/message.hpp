@@ -34,9 +34,9 @@ struct OutboundMessage {
   std::string address;  // phone, platform user id or chat id, as the adapter expects
   std::string text;
   Priority priority = Priority::notice;
-  bool essential = false;          // true: sent even to people who opted out (alerts)
-  std::string idempotency_key;     // passed to gateways that accept one
-  std::int64_t person_id = 0;      // 0 when the address is a group
+  bool essential = false;       // true: sent even to people who opted out (alerts)
+  std::string idempotency_key;  // passed to gateways that accept one
+  std::int64_t person_id = 0;   // 0 when the address is a group
 };
 
 // An adapter's verdict on one send; the delivery engine decides what follows.

@@ -18,7 +18,8 @@ struct SendOptions {
 class Messenger {
  public:
   virtual ~Messenger() = default;
-  virtual std::int64_t send_to_person(std::int64_t person_id, const std::string& text, const SendOptions& options = {}) = 0;
+  virtual std::int64_t send_to_person(std::int64_t person_id, const std::string& text,
+                                      const SendOptions& options = {}) = 0;
   virtual std::int64_t send(OutboundMessage message) = 0;
 };
 

@@ -1,8 +1,8 @@
 #pragma once
 #include <string>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/logger.h>
+#include <nlohmann/json.hpp>
 
 #include "villagebot/command.hpp"
 #include "villagebot/config.hpp"

@@ -90,8 +90,7 @@ class Storage {
   // work's changes are then rolled back, other batched work is unaffected).
   virtual void write_sync(const std::function<void(Session&)>& work) = 0;
   // Completion runs on the writer thread after the commit: keep it short.
-  virtual void write_async(std::function<void(Session&)> work,
-                           std::function<void(std::exception_ptr)> done) = 0;
+  virtual void write_async(std::function<void(Session&)> work, std::function<void(std::exception_ptr)> done) = 0;
   virtual void read_sync(const std::function<void(Session&)>& work) = 0;
 
   template <class F>

@@ -21,7 +21,8 @@ struct Document {
 void substitute_env(toml::node& node, const std::string& file, const std::string& key_path,
                     std::vector<std::string>& errors) {
   if (auto* t = node.as_table()) {
-    for (auto&& [k, v] : *t) substitute_env(v, file, key_path.empty() ? std::string(k.str()) : key_path + "." + std::string(k.str()), errors);
+    for (auto&& [k, v] : *t)
+      substitute_env(v, file, key_path.empty() ? std::string(k.str()) : key_path + "." + std::string(k.str()), errors);
     return;
   }
   if (auto* a = node.as_array()) {
@@ -56,7 +57,8 @@ void substitute_env(toml::node& node, const std::string& file, const std::string
     }
     static const std::regex valid_name("[A-Za-z_][A-Za-z0-9_]*");
     if (!std::regex_match(name, valid_name)) {
-      errors.push_back(file + ":" + line + ": key '" + key_path + "': '${" + name + "}' is not a valid environment variable name");
+      errors.push_back(file + ":" + line + ": key '" + key_path + "': '${" + name +
+                       "}' is not a valid environment variable name");
       return;
     }
     if (const char* value = std::getenv(name.c_str()); value != nullptr) {
@@ -104,12 +106,18 @@ void read_core(Config& cfg, toml::table& root, const std::shared_ptr<Document>& 
         server->error("listen", "must be host:port, e.g. \"127.0.0.1:8080\" (port 0 picks a free port)");
     }
     s.threads = static_cast<int>(server->integer_or("threads", s.threads, 1, 64));
-    s.body_limit = static_cast<std::size_t>(server->integer_or("body_limit", static_cast<std::int64_t>(s.body_limit), 1024, 64LL << 20));
-    s.header_timeout = std::chrono::milliseconds(server->integer_or("header_timeout_ms", s.header_timeout.count(), 100, 600000));
-    s.body_timeout = std::chrono::milliseconds(server->integer_or("body_timeout_ms", s.body_timeout.count(), 100, 600000));
-    s.idle_timeout = std::chrono::milliseconds(server->integer_or("idle_timeout_ms", s.idle_timeout.count(), 100, 3600000));
-    s.max_connections = static_cast<std::size_t>(server->integer_or("max_connections", static_cast<std::int64_t>(s.max_connections), 1, 100000));
-    s.shutdown_grace = std::chrono::milliseconds(server->integer_or("shutdown_grace_ms", s.shutdown_grace.count(), 0, 600000));
+    s.body_limit = static_cast<std::size_t>(
+        server->integer_or("body_limit", static_cast<std::int64_t>(s.body_limit), 1024, 64LL << 20));
+    s.header_timeout =
+        std::chrono::milliseconds(server->integer_or("header_timeout_ms", s.header_timeout.count(), 100, 600000));
+    s.body_timeout =
+        std::chrono::milliseconds(server->integer_or("body_timeout_ms", s.body_timeout.count(), 100, 600000));
+    s.idle_timeout =
+        std::chrono::milliseconds(server->integer_or("idle_timeout_ms", s.idle_timeout.count(), 100, 3600000));
+    s.max_connections = static_cast<std::size_t>(
+        server->integer_or("max_connections", static_cast<std::int64_t>(s.max_connections), 1, 100000));
+    s.shutdown_grace =
+        std::chrono::milliseconds(server->integer_or("shutdown_grace_ms", s.shutdown_grace.count(), 0, 600000));
     s.public_base_url = server->string_or("public_base_url", "");
   }
   if (auto storage = top.table("storage")) {
@@ -127,10 +135,14 @@ void read_core(Config& cfg, toml::table& root, const std::shared_ptr<Document>& 
   if (auto pipeline = top.table("pipeline")) {
     auto& p = cfg.pipeline;
     p.workers = static_cast<int>(pipeline->integer_or("workers", p.workers, 1, 256));
-    p.handler_timeout = std::chrono::milliseconds(pipeline->integer_or("handler_timeout_ms", p.handler_timeout.count(), 10, 600000));
-    p.rate_limit_messages = static_cast<int>(pipeline->integer_or("rate_limit_messages", p.rate_limit_messages, 0, 100000));
-    p.rate_limit_window = std::chrono::seconds(pipeline->integer_or("rate_limit_window_s", p.rate_limit_window.count(), 1, 86400));
-    p.prompt_timeout = std::chrono::seconds(pipeline->integer_or("prompt_timeout_s", p.prompt_timeout.count(), 1, 86400));
+    p.handler_timeout =
+        std::chrono::milliseconds(pipeline->integer_or("handler_timeout_ms", p.handler_timeout.count(), 10, 600000));
+    p.rate_limit_messages =
+        static_cast<int>(pipeline->integer_or("rate_limit_messages", p.rate_limit_messages, 0, 100000));
+    p.rate_limit_window =
+        std::chrono::seconds(pipeline->integer_or("rate_limit_window_s", p.rate_limit_window.count(), 1, 86400));
+    p.prompt_timeout =
+        std::chrono::seconds(pipeline->integer_or("prompt_timeout_s", p.prompt_timeout.count(), 1, 86400));
     if (auto names = pipeline->strings("bot_names")) p.bot_names = *names;
   }
   auto plugins_table = root["plugins"].as_table();
@@ -158,9 +170,10 @@ void read_core(Config& cfg, toml::table& root, const std::shared_ptr<Document>& 
       }
     }
     for (const auto& name : cfg.plugins_enabled) {
+      plugins.mark_known(name);
       if (!plugins_table->contains(name)) plugins_table->insert(name, toml::table{});
-      cfg.plugin_sections[name] = std::make_shared<TomlSection>(plugins_table->get(name)->as_table(),
-                                                                "plugins." + name, cfg.file, cfg.errors, doc);
+      cfg.plugin_sections[name] = std::make_shared<TomlSection>(plugins_table->get(name)->as_table(), "plugins." + name,
+                                                                cfg.file, cfg.errors, doc);
     }
   }
   top.mark_known("adapters");

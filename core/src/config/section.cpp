@@ -12,7 +12,9 @@ TomlSection::TomlSection(toml::table* table, std::string path, std::string file,
       errors_(std::move(errors)),
       keep_alive_(std::move(keep_alive)) {}
 
-TomlSection::~TomlSection() { report_unknown(); }
+TomlSection::~TomlSection() {
+  report_unknown();
+}
 
 std::string TomlSection::full_key(std::string_view key) const {
   if (path_.empty()) return std::string(key);
@@ -29,11 +31,14 @@ int TomlSection::line_of(std::string_view key) const {
 }
 
 void TomlSection::error(std::string_view key, std::string_view message) {
-  std::string line = file_ + ":" + std::to_string(line_of(key)) + ": key '" + full_key(key) + "': " + std::string(message);
+  std::string line =
+      file_ + ":" + std::to_string(line_of(key)) + ": key '" + full_key(key) + "': " + std::string(message);
   errors_->push_back(std::move(line));
 }
 
-bool TomlSection::has(std::string_view key) const { return table_ != nullptr && table_->contains(key); }
+bool TomlSection::has(std::string_view key) const {
+  return table_ != nullptr && table_->contains(key);
+}
 
 toml::node* TomlSection::lookup(std::string_view key) {
   known_.insert(std::string(key));

@@ -14,8 +14,8 @@ namespace villagebot::config {
 // rest can be reported as unknown.
 class TomlSection final : public ConfigSection {
  public:
-  TomlSection(toml::table* table, std::string path, std::string file,
-              std::shared_ptr<std::vector<std::string>> errors, std::shared_ptr<void> keep_alive);
+  TomlSection(toml::table* table, std::string path, std::string file, std::shared_ptr<std::vector<std::string>> errors,
+              std::shared_ptr<void> keep_alive);
   ~TomlSection() override;
 
   [[nodiscard]] std::string path() const override { return path_; }

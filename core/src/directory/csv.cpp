@@ -167,8 +167,8 @@ CsvDocument parse_csv(std::string_view text, const CsvLimits& limits) {
       if (take_line_end(i)) ++line;
       record_done = true;
     }
-    const bool blank = std::all_of(record.fields.begin(), record.fields.end(),
-                                   [](const std::string& f) { return f.empty(); });
+    const bool blank =
+        std::all_of(record.fields.begin(), record.fields.end(), [](const std::string& f) { return f.empty(); });
     if (blank && record.field_count == record.fields.size()) continue;
     if (doc.records.size() == limits.max_records) {
       doc.error = CsvError{record.line, "行数过多（最多 " + std::to_string(limits.max_records) +

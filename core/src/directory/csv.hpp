@@ -18,9 +18,9 @@ std::optional<std::string> decode_csv_bytes(std::string_view bytes);
 int first_invalid_utf8_line(std::string_view bytes);
 
 struct CsvRecord {
-  int line = 0;  // physical line (1-based) where the record starts
+  int line = 0;                     // physical line (1-based) where the record starts
   std::vector<std::string> fields;  // at most CsvLimits::max_fields of them
-  std::size_t field_count = 0;       // how many the line really had
+  std::size_t field_count = 0;      // how many the line really had
 };
 
 struct CsvError {
@@ -42,8 +42,8 @@ struct CsvDocument {
 
 // RFC 4180 CSV: quoted fields with "" escapes, separators and line breaks
 // inside quotes, CRLF, LF or lone CR line ends. Records whose fields are all
-// empty (blank lines, Excel's ",,,," rows, the trailing empty line) are dropped. Lenient where Excel is never strict: a quote inside an unquoted
-// field, or text after a closing quote, is kept as text.
+// empty (blank lines, Excel's ",,,," rows, the trailing empty line) are dropped. Lenient where Excel is never strict: a
+// quote inside an unquoted field, or text after a closing quote, is kept as text.
 CsvDocument parse_csv(std::string_view text, const CsvLimits& limits = {});
 
 }  // namespace villagebot::directory

@@ -16,9 +16,9 @@ namespace {
 
 constexpr std::string_view kRootName = "本村";
 
-Value id_or_null(std::int64_t id) { return id > 0 ? Value{id} : Value{nullptr}; }
-
-Column identity_column(std::size_t k) { return static_cast<Column>(static_cast<std::size_t>(Column::wecom) + k); }
+Value id_or_null(std::int64_t id) {
+  return id > 0 ? Value{id} : Value{nullptr};
+}
 
 bool contains(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
@@ -46,8 +46,10 @@ void PeopleImport::apply_households(Session& session, Lookup& db) {
   const std::int64_t root = ensure_unit(session, db, "");
   for (HouseholdPlan& hh : households_) {
     const auto stored = db.household(hh.code);
-    if (header_.has(Column::group)) hh.unit_id = ensure_unit(session, db, hh.group_path);
-    else hh.unit_id = stored ? stored->org_unit_id : root;
+    if (header_.has(Column::group))
+      hh.unit_id = ensure_unit(session, db, hh.group_path);
+    else
+      hh.unit_id = stored ? stored->org_unit_id : root;
     if (!stored) {
       change(session.execute("INSERT INTO core_households (code, head_name, org_unit_id) VALUES (?, ?, ?)",
                              {hh.code, hh.head, id_or_null(hh.unit_id)}));
@@ -92,7 +94,7 @@ void PeopleImport::apply_roles(Session& session, std::int64_t id, bool is_new, c
   if (!is_new)
     for (const Row& r : session.query("SELECT role FROM core_person_roles WHERE person_id = ?", {id}))
       stored.push_back(r.text(0));
-  std::vector<std::string> wanted = row.roles;  // starts with villager
+  std::vector<std::string> wanted = row.roles;   // starts with villager
   if (!is_new && !header_.has(Column::roles)) {  // roles kept, but every person is a villager
     wanted = stored;
     if (!contains(wanted, std::string(role::kVillager))) wanted.emplace_back(role::kVillager);
@@ -105,8 +107,7 @@ void PeopleImport::apply_roles(Session& session, std::int64_t id, bool is_new, c
       change(session.execute("INSERT INTO core_person_roles (person_id, role) VALUES (?, ?)", {id, r}));
 }
 
-void PeopleImport::apply_identities(Session& session, Lookup& db, std::int64_t id, bool is_new,
-                                    const PersonRow& row) {
+void PeopleImport::apply_identities(Session& session, Lookup& db, std::int64_t id, bool is_new, const PersonRow& row) {
   std::vector<std::pair<std::string, std::string>> stored;  // kind, external id
   if (!is_new)
     for (const Row& r : session.query("SELECT kind, external_id FROM core_identities WHERE person_id = ?", {id}))

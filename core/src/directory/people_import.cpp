@@ -13,7 +13,9 @@ namespace villagebot::directory {
 
 namespace {
 
-std::string line_ref(int line) { return std::to_string(line); }
+std::string line_ref(int line) {
+  return std::to_string(line);
+}
 
 }  // namespace
 
@@ -23,7 +25,8 @@ std::optional<StoredHousehold> Lookup::household(const std::string& code) {
   auto rows = session_.query(
       "SELECT id, head_name, org_unit_id, central_household_id FROM core_households WHERE code = ?", {code});
   std::optional<StoredHousehold> found;
-  if (!rows.empty()) found = StoredHousehold{rows[0].integer(0), rows[0].text(1), rows[0].integer(2), rows[0].integer(3)};
+  if (!rows.empty())
+    found = StoredHousehold{rows[0].integer(0), rows[0].text(1), rows[0].integer(2), rows[0].integer(3)};
   households_.emplace(code, found);
   return found;
 }
@@ -31,8 +34,8 @@ std::optional<StoredHousehold> Lookup::household(const std::string& code) {
 std::optional<StoredPerson> Lookup::person(const std::string& phone) {
   auto it = persons_.find(phone);
   if (it != persons_.end()) return it->second;
-  auto rows = session_.query("SELECT id, name, household_id, org_unit_id, lang FROM core_persons WHERE phone = ?",
-                             {phone});
+  auto rows =
+      session_.query("SELECT id, name, household_id, org_unit_id, lang FROM core_persons WHERE phone = ?", {phone});
   std::optional<StoredPerson> found;
   if (!rows.empty())
     found = StoredPerson{rows[0].integer(0), rows[0].text(1), rows[0].integer(2), rows[0].integer(3), rows[0].text(4)};
@@ -64,7 +67,6 @@ std::optional<std::string> Lookup::identity_owner(std::string_view kind, const s
   return found;
 }
 
-
 void PeopleImport::check_duplicates() {
   std::unordered_map<std::string, int> phones;
   std::unordered_map<std::string, int> identities;
@@ -72,14 +74,14 @@ void PeopleImport::check_duplicates() {
     if (!row.phone.empty()) {
       auto [it, fresh] = phones.emplace(row.phone, row.line);
       if (!fresh)
-        fail(row, Column::phone, "手机号与第 " + line_ref(it->second) + " 行重复 / phone number repeats line " +
-                                     line_ref(it->second));
+        fail(row, Column::phone,
+             "手机号与第 " + line_ref(it->second) + " 行重复 / phone number repeats line " + line_ref(it->second));
     }
     for (std::size_t k = 0; k < kIdentityColumnCount; ++k) {
       if (row.identities[k].empty()) continue;
       auto [it, fresh] = identities.emplace(std::string(kIdentityKinds[k]) + '\n' + row.identities[k], row.line);
       if (!fresh)
-        fail(row, static_cast<Column>(static_cast<std::size_t>(Column::wecom) + k),
+        fail(row, identity_column(k),
              "账号与第 " + line_ref(it->second) + " 行重复 / account repeats line " + line_ref(it->second));
     }
   }
@@ -91,8 +93,9 @@ void PeopleImport::merge(PersonRow& row, Column column, std::string& kept, int& 
     kept = value;
     kept_line = row.line;
   } else if (kept != value) {
-    fail(row, column, "同一户与第 " + line_ref(kept_line) + " 行不一致（" + kept + "）/ differs from line " +
-                          line_ref(kept_line) + " of the same household (" + kept + ")");
+    fail(row, column,
+         "同一户与第 " + line_ref(kept_line) + " 行不一致（" + kept + "）/ differs from line " + line_ref(kept_line) +
+             " of the same household (" + kept + ")");
   }
 }
 
@@ -136,7 +139,7 @@ void PeopleImport::check_against(Lookup& db) {
         // The owner's own row, if in the file, replaces that identity: then it may move.
         auto owner = db.identity_owner(kIdentityKinds[k], row.identities[k]);
         if (owner && *owner != row.phone && !phones.contains(*owner))
-          fail(row, static_cast<Column>(static_cast<std::size_t>(Column::wecom) + k),
+          fail(row, identity_column(k),
                "账号已属于另一人（" + text::mask_phone(*owner) + "）/ account already belongs to " +
                    text::mask_phone(*owner));
       }
@@ -216,8 +219,10 @@ ImportReport import_people(Storage& storage, std::string_view file_bytes, const 
     return import.apply(session, db) > 0;
   };
   try {
-    if (options.dry_run) storage.read([&](Session& s) { plan(s); });
-    else report.applied = storage.write([&](Session& s) { return plan(s); });
+    if (options.dry_run)
+      storage.read([&](Session& s) { plan(s); });
+    else
+      report.applied = storage.write([&](Session& s) { return plan(s); });
   } catch (const StorageError& e) {
     // The transaction rolled back: nothing was written.
     const int rows_read = report.rows;

@@ -16,7 +16,7 @@ struct ImportOptions {
 };
 
 struct ImportProblem {
-  int line;  // 1-based line number in the file (header is line 1)
+  int line;  // 1-based line number in the file (header is line 1); 0: not one line's (database error, "N more")
   std::string column;  // the header as written in the file; "" for the whole row or file
   std::string reason;  // Chinese / English
 };

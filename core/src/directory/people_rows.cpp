@@ -56,8 +56,8 @@ constexpr std::array<RoleName, 11> kRoleNames = {{
 }};
 
 // Blanks Excel and Chinese input methods leave around cell values.
-constexpr std::array<std::string_view, 7> kBlanks = {" ", "\t", "\r", "\n", "\xE3\x80\x80" /* U+3000 */,
-                                                     "\xC2\xA0" /* NBSP */, "\xEF\xBB\xBF" /* BOM */};
+constexpr std::array<std::string_view, 7> kBlanks = {
+    " ", "\t", "\r", "\n", "\xE3\x80\x80" /* U+3000 */, "\xC2\xA0" /* NBSP */, "\xEF\xBB\xBF" /* BOM */};
 
 std::string clean(std::string_view s) {
   auto strip = [&s](bool front) {
@@ -92,6 +92,17 @@ std::size_t chars(std::string_view utf8) {
       std::count_if(utf8.begin(), utf8.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
+// A cell echoed back in a problem: bounded, so a hostile cell cannot bloat the report.
+std::string shown(std::string_view value) {
+  constexpr std::size_t kMaxShown = 40;
+  if (chars(value) <= kMaxShown) return std::string(value);
+  std::size_t seen = 0;
+  std::size_t at = 0;
+  for (; at < value.size(); ++at)
+    if ((static_cast<unsigned char>(value[at]) & 0xC0) != 0x80 && seen++ == kMaxShown) break;
+  return std::string(value.substr(0, at)) + "…";
+}
+
 // Splits on any of the separators (each a UTF-8 string); empty parts dropped.
 std::vector<std::string> split_any(std::string_view s, std::initializer_list<std::string_view> separators) {
   std::vector<std::string> parts;
@@ -124,8 +135,9 @@ std::vector<std::string> split_any(std::string_view s, std::initializer_list<std
 std::optional<std::string> check_plain(std::string_view value, std::size_t max_chars, bool spaces_allowed) {
   if (has_control(value)) return "含换行或控制字符 / contains a line break or control character";
   if (!spaces_allowed && value.find(' ') != std::string_view::npos) return "含空格 / contains a space";
-  if (chars(value) > max_chars) return "过长（最多 " + std::to_string(max_chars) + " 字）/ too long (at most " +
-                                       std::to_string(max_chars) + " characters)";
+  if (chars(value) > max_chars)
+    return "过长（最多 " + std::to_string(max_chars) + " 字）/ too long (at most " + std::to_string(max_chars) +
+           " characters)";
   return std::nullopt;
 }
 
@@ -147,7 +159,7 @@ std::optional<std::string> unit_path(std::string_view raw, std::string& error) {
     if (end == std::string::npos) end = rest.size();
     const std::string segment = clean(std::string_view(rest).substr(start, end - start));
     if (segment.empty()) {
-      error = "路径中有空的一段 / the path has an empty part: " + value;
+      error = "路径中有空的一段 / the path has an empty part: " + shown(value);
       return std::nullopt;
     }
     if (chars(segment) > kMaxNameChars) {
@@ -194,8 +206,7 @@ std::vector<ImportProblem> ProblemSink::take() {
 }
 
 bool blank_record(const CsvRecord& record) {
-  return std::all_of(record.fields.begin(), record.fields.end(),
-                     [](const std::string& f) { return clean(f).empty(); });
+  return std::all_of(record.fields.begin(), record.fields.end(), [](const std::string& f) { return clean(f).empty(); });
 }
 
 std::optional<Header> parse_header(const CsvRecord& record, ProblemSink& problems) {
@@ -215,19 +226,23 @@ std::optional<Header> parse_header(const CsvRecord& record, ProblemSink& problem
   for (std::size_t i = 0; i < width; ++i) {
     const std::string label = clean(record.fields[i]);
     if (label.empty()) {
-      problems.add(record.line, "", "第 " + std::to_string(i + 1) + " 列没有表头 / column " + std::to_string(i + 1) +
-                                        " has no header");
+      problems.add(record.line, "",
+                   "第 " + std::to_string(i + 1) + " 列没有表头 / column " + std::to_string(i + 1) + " has no header");
       ok = false;
       continue;
     }
     const std::string lower = text::ascii_lower(label);
     const auto known = std::find_if(kColumnNames.begin(), kColumnNames.end(), [&](const ColumnName& c) {
-      return lower == c.chinese || lower == c.english || (c.column == Column::phone && (label == "手机号" || label == "手机号码"));
+      return lower == c.chinese || lower == c.english ||
+             (c.column == Column::phone && (label == "手机号" || label == "手机号码"));
     });
     if (known == kColumnNames.end()) {
-      problems.add(record.line, label,
-                   "未知的表头 / unknown column: " + label +
-                       "（可用 / known: 户号 户主 姓名 手机 村民小组 角色 企业微信 钉钉 飞书 telegram 语言 中心户 负责）");
+      problems.add(
+          record.line, shown(label),
+          "未知的表头 / unknown column: " + shown(label) +
+              "（可用 / known: 户号 户主 姓名 手机 村民小组 角色 企业微信 钉钉 飞书 telegram 语言 中心户 负责; "
+              "household head name phone group roles wecom_id dingtalk_id feishu_id telegram_id lang "
+              "central_household responsible_for）");
       ok = false;
       continue;
     }
@@ -243,9 +258,9 @@ std::optional<Header> parse_header(const CsvRecord& record, ProblemSink& problem
   for (Column required : {Column::household, Column::name, Column::phone}) {
     if (header.has(required)) continue;
     const ColumnName& names = kColumnNames[static_cast<std::size_t>(required)];
-    problems.add(record.line, std::string(names.chinese),
-                 "缺少必填列 / missing required column: " + std::string(names.chinese) + "/" +
-                     std::string(names.english));
+    problems.add(
+        record.line, std::string(names.chinese),
+        "缺少必填列 / missing required column: " + std::string(names.chinese) + "/" + std::string(names.english));
     ok = false;
   }
   if (!ok) return std::nullopt;
@@ -277,12 +292,16 @@ PersonRow parse_row(const Header& header, const CsvRecord& record, ProblemSink& 
   }
 
   row.household = clean(raw(Column::household));
-  if (row.household.empty()) fail(Column::household, "户号为空 / household code is missing");
-  else if (auto e = check_plain(row.household, kMaxNameChars, true)) fail(Column::household, *e);
+  if (row.household.empty())
+    fail(Column::household, "户号为空 / household code is missing");
+  else if (auto e = check_plain(row.household, kMaxNameChars, true))
+    fail(Column::household, *e);
 
   row.name = clean(raw(Column::name));
-  if (row.name.empty()) fail(Column::name, "姓名为空 / name is missing");
-  else if (auto e = check_plain(row.name, kMaxNameChars, true)) fail(Column::name, *e);
+  if (row.name.empty())
+    fail(Column::name, "姓名为空 / name is missing");
+  else if (auto e = check_plain(row.name, kMaxNameChars, true))
+    fail(Column::name, *e);
 
   row.head = clean(raw(Column::head));
   if (auto e = check_plain(row.head, kMaxNameChars, true)) fail(Column::head, *e);
@@ -299,8 +318,10 @@ PersonRow parse_row(const Header& header, const CsvRecord& record, ProblemSink& 
   }
 
   std::string error;
-  if (auto path = unit_path(raw(Column::group), error)) row.group_path = *path;
-  else fail(Column::group, error);
+  if (auto path = unit_path(raw(Column::group), error))
+    row.group_path = *path;
+  else
+    fail(Column::group, error);
 
   row.roles.emplace_back(role::kVillager);
   for (const std::string& word :
@@ -308,19 +329,21 @@ PersonRow parse_row(const Header& header, const CsvRecord& record, ProblemSink& 
     if (auto r = role_of(word)) {
       if (std::find(row.roles.begin(), row.roles.end(), *r) == row.roles.end()) row.roles.emplace_back(*r);
     } else {
-      fail(Column::roles, "未知角色 / unknown role: " + word);
+      fail(Column::roles, "未知角色 / unknown role: " + shown(word));
     }
   }
 
   for (std::size_t k = 0; k < kIdentityColumnCount; ++k) {
-    const auto c = static_cast<Column>(static_cast<std::size_t>(Column::wecom) + k);
+    const Column c = identity_column(k);
     row.identities[k] = clean(raw(c));
     if (auto e = check_plain(row.identities[k], kMaxIdChars, false)) fail(c, *e);
   }
 
   const std::string lang = clean(raw(Column::lang));
-  if (auto l = lang_of(lang)) row.lang = *l;
-  else fail(Column::lang, "未知语言 / unknown language: " + lang + "（可用 / use: zh-CN, en）");
+  if (auto l = lang_of(lang))
+    row.lang = *l;
+  else
+    fail(Column::lang, "未知语言 / unknown language: " + shown(lang) + "（可用 / use: zh-CN, en）");
 
   row.central = clean(raw(Column::central));
   if (auto e = check_plain(row.central, kMaxNameChars, true)) fail(Column::central, *e);

@@ -15,13 +15,29 @@
 namespace villagebot::directory {
 
 enum class Column : std::size_t {
-  household, head, name, phone, group, roles, wecom, dingtalk, feishu, telegram, lang, central, responsible
+  household,
+  head,
+  name,
+  phone,
+  group,
+  roles,
+  wecom,
+  dingtalk,
+  feishu,
+  telegram,
+  lang,
+  central,
+  responsible
 };
 inline constexpr std::size_t kColumnCount = 13;
 inline constexpr std::size_t kIdentityColumnCount = 4;  // wecom, dingtalk, feishu, telegram, in that order
 // The identity kinds of core_identities, in the order of the identity columns.
 inline constexpr std::array<std::string_view, kIdentityColumnCount> kIdentityKinds = {"wecom", "dingtalk", "feishu",
-                                                                                     "telegram"};
+                                                                                      "telegram"};
+
+inline constexpr Column identity_column(std::size_t k) {
+  return static_cast<Column>(static_cast<std::size_t>(Column::wecom) + k);
+}
 
 struct Header {
   std::array<int, kColumnCount> index{};        // field index, -1 when the column is absent
@@ -39,8 +55,8 @@ struct PersonRow {
   std::string household;
   std::string head;
   std::string name;
-  std::string phone;       // E.164
-  std::string group_path;  // '' is the village root
+  std::string phone;               // E.164
+  std::string group_path;          // '' is the village root
   std::vector<std::string> roles;  // canonical English, villager first, no repeats
   std::array<std::string, kIdentityColumnCount> identities;
   std::string lang;  // zh-CN or en

@@ -33,10 +33,13 @@ std::vector<Person> SqliteDirectory::load(Session& s, std::string_view where, co
     people.push_back(std::move(p));
   }
   if (people.size() == 1) {
-    for (const auto& r : s.query("SELECT role FROM core_person_roles WHERE person_id = ? ORDER BY role", {people[0].id}))
+    for (const auto& r :
+         s.query("SELECT role FROM core_person_roles WHERE person_id = ? ORDER BY role", {people[0].id}))
       people[0].roles.push_back(r.text(0));
   } else if (!people.empty()) {
-    std::string roles_sql = "SELECT r.person_id, r.role FROM core_person_roles r WHERE r.person_id IN (SELECT p.id FROM core_persons p LEFT JOIN core_households h ON h.id = p.household_id ";
+    std::string roles_sql =
+        "SELECT r.person_id, r.role FROM core_person_roles r WHERE r.person_id IN (SELECT p.id FROM core_persons p "
+        "LEFT JOIN core_households h ON h.id = p.household_id ";
     roles_sql += where;
     roles_sql += ") ORDER BY r.role";
     for (const auto& r : s.query(roles_sql, params)) {
@@ -77,8 +80,9 @@ std::optional<Person> SqliteDirectory::find_by_identity(std::string_view kind, s
 
 std::optional<std::string> SqliteDirectory::identity_of(std::int64_t person_id, std::string_view kind) {
   return storage_.read([&](Session& s) -> std::optional<std::string> {
-    auto rows = s.query("SELECT external_id FROM core_identities WHERE person_id = ? AND kind = ? ORDER BY external_id LIMIT 1",
-                        {person_id, std::string(kind)});
+    auto rows =
+        s.query("SELECT external_id FROM core_identities WHERE person_id = ? AND kind = ? ORDER BY external_id LIMIT 1",
+                {person_id, std::string(kind)});
     if (rows.empty()) return std::nullopt;
     return rows[0].text(0);
   });
@@ -98,7 +102,8 @@ std::vector<Person> SqliteDirectory::household_members(std::int64_t household_id
 std::optional<OrgUnit> SqliteDirectory::org_unit(std::int64_t id) {
   return storage_.read([&](Session& s) -> std::optional<OrgUnit> {
     auto rows = s.query(
-        "SELECT id, COALESCE(parent_id, 0), name, path, COALESCE(responsible_person_id, 0) FROM core_org_units WHERE id = ?",
+        "SELECT id, COALESCE(parent_id, 0), name, path, COALESCE(responsible_person_id, 0) FROM core_org_units WHERE "
+        "id = ?",
         {id});
     if (rows.empty()) return std::nullopt;
     return OrgUnit{rows[0].integer(0), rows[0].integer(1), rows[0].text(2), rows[0].text(3), rows[0].integer(4)};
@@ -106,7 +111,8 @@ std::optional<OrgUnit> SqliteDirectory::org_unit(std::int64_t id) {
 }
 
 void SqliteDirectory::set_opted_out(std::int64_t person_id, bool opted_out) {
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   storage_.write([&](Session& s) {
     s.execute("UPDATE core_persons SET opted_out = ?, updated_at = ? WHERE id = ?",
               {std::int64_t{opted_out ? 1 : 0}, static_cast<std::int64_t>(now), person_id});

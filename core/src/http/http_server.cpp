@@ -9,10 +9,10 @@
 #include <thread>
 #include <vector>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
 
 namespace villagebot::http {
 
@@ -168,7 +168,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       c->stream.expires_after(cfg.header_timeout);
       auto [hec, hn] = co_await bhttp::async_read_header(c->stream, buffer, parser, kUse);
       if (hec == bhttp::error::body_limit) {
-        co_await write_error(*c, 413, "body_too_large", "the request body is larger than " + std::to_string(cfg.body_limit) + " bytes");
+        co_await write_error(*c, 413, "body_too_large",
+                             "the request body is larger than " + std::to_string(cfg.body_limit) + " bytes");
         break;
       }
       if (hec == bhttp::error::header_limit) {
@@ -185,7 +186,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         c->stream.expires_after(cfg.body_timeout);
         auto [bec, bn] = co_await bhttp::async_read(c->stream, buffer, parser, kUse);
         if (bec == bhttp::error::body_limit) {
-          co_await write_error(*c, 413, "body_too_large", "the request body is larger than " + std::to_string(cfg.body_limit) + " bytes");
+          co_await write_error(*c, 413, "body_too_large",
+                               "the request body is larger than " + std::to_string(cfg.body_limit) + " bytes");
           break;
         }
         if (bec) break;
@@ -257,17 +259,20 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                 auto auth = r.header("authorization");
                 constexpr std::string_view kBearer = "Bearer ";
                 if (auth.size() <= kBearer.size() || auth.compare(0, kBearer.size(), kBearer) != 0) {
-                  respond(HttpResponse::error(401, "unauthorized", "send Authorization: Bearer <token> (villagebot token create)"));
+                  respond(HttpResponse::error(401, "unauthorized",
+                                              "send Authorization: Bearer <token> (villagebot token create)"));
                   return;
                 }
-                auto principal = self->hooks.authenticate ? self->hooks.authenticate(auth.substr(kBearer.size())) : std::nullopt;
+                auto principal =
+                    self->hooks.authenticate ? self->hooks.authenticate(auth.substr(kBearer.size())) : std::nullopt;
                 if (!principal) {
                   respond(HttpResponse::error(401, "unauthorized", "the token is unknown or revoked"));
                   return;
                 }
                 if (!route->roles.empty() && principal->role != "admin" &&
                     std::find(route->roles.begin(), route->roles.end(), principal->role) == route->roles.end()) {
-                  respond(HttpResponse::error(403, "forbidden", "the role '" + principal->role + "' may not use this route"));
+                  respond(HttpResponse::error(403, "forbidden",
+                                              "the role '" + principal->role + "' may not use this route"));
                   return;
                 }
                 r.principal = principal->name;
@@ -276,7 +281,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
               route->handler(r, respond);
             } catch (const std::exception& e) {
               spdlog::error("route {} failed: {}", route->path, e.what());
-              respond(HttpResponse::error(500, "internal_error", "the server failed to handle this request; it is logged"));
+              respond(
+                  HttpResponse::error(500, "internal_error", "the server failed to handle this request; it is logged"));
             }
           });
         },
@@ -284,13 +290,16 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   }
 };
 
-HttpServer::HttpServer(const config::ServerConfig& config, RouteTable& routes, support::Metrics& metrics, ServerHooks hooks)
+HttpServer::HttpServer(const config::ServerConfig& config, RouteTable& routes, support::Metrics& metrics,
+                       ServerHooks hooks)
     : impl_(std::make_shared<Impl>(config, routes, metrics, std::move(hooks))) {
   metrics.describe("villagebot_http_requests_total", "counter", "HTTP requests by route, method and status");
   metrics.describe("villagebot_http_request_duration_seconds", "histogram", "HTTP request latency by route");
 }
 
-HttpServer::~HttpServer() { shutdown(); }
+HttpServer::~HttpServer() {
+  shutdown();
+}
 
 std::uint16_t HttpServer::start() {
   auto& impl = *impl_;
@@ -314,7 +323,9 @@ std::uint16_t HttpServer::start() {
   return port;
 }
 
-std::size_t HttpServer::active_connections() const { return impl_->active(); }
+std::size_t HttpServer::active_connections() const {
+  return impl_->active();
+}
 
 void HttpServer::shutdown() {
   auto& impl = *impl_;

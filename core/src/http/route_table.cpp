@@ -6,7 +6,8 @@
 namespace villagebot::http {
 
 Registration RouteTable::add(RouteSpec spec) {
-  if (spec.path.empty() || spec.path.front() != '/') throw std::invalid_argument("route path must start with '/': " + spec.path);
+  if (spec.path.empty() || spec.path.front() != '/')
+    throw std::invalid_argument("route path must start with '/': " + spec.path);
   if (!spec.handler) throw std::invalid_argument("route " + spec.path + " has no handler");
   auto route = std::make_shared<const RouteSpec>(std::move(spec));
   {

@@ -35,7 +35,8 @@ const Descriptor* find_descriptor(const std::string& what, const std::string& fi
   dlerror();
   void* entry = dlsym(library, symbol);
   if (entry == nullptr)
-    throw StartupError(what + ": " + file + " is not a villagebot module (no " + symbol + " entry point: " + last_dlerror() + ")");
+    throw StartupError(what + ": " + file + " is not a villagebot module (no " + symbol +
+                       " entry point: " + last_dlerror() + ")");
   using Entry = const Descriptor* (*)();
   const Descriptor* d = reinterpret_cast<Entry>(entry)();
   if (d == nullptr || d->abi_key == nullptr) throw StartupError(what + ": " + file + " returned no descriptor");
@@ -70,7 +71,8 @@ std::vector<LoadedPlugin> load_plugins(const std::string& dir, const std::vector
     Candidate c;
     c.plugin.file = plugin_file(dir, name);
     c.plugin.library = open_library(what, c.plugin.file);
-    c.descriptor = find_descriptor<PluginDescriptor>(what, c.plugin.file, c.plugin.library.get(), "villagebot_plugin_v1");
+    c.descriptor =
+        find_descriptor<PluginDescriptor>(what, c.plugin.file, c.plugin.library.get(), "villagebot_plugin_v1");
     if (c.descriptor->name == nullptr || name != c.descriptor->name)
       throw StartupError(what + ": " + c.plugin.file + " calls itself '" +
                          (c.descriptor->name != nullptr ? c.descriptor->name : "") + "'");
@@ -83,7 +85,8 @@ std::vector<LoadedPlugin> load_plugins(const std::string& dir, const std::vector
   for (const auto& [name, c] : candidates)
     for (const auto& dep : c.plugin.dependencies)
       if (!candidates.contains(dep))
-        throw StartupError("plugin '" + name + "' needs plugin '" + dep + "', which is not enabled (add it to [plugins] enabled)");
+        throw StartupError("plugin '" + name + "' needs plugin '" + dep +
+                           "', which is not enabled (add it to [plugins] enabled)");
 
   // Depth-first topological order; a back edge is a cycle, reported as a path.
   std::vector<std::string> order;
@@ -115,7 +118,8 @@ std::vector<LoadedPlugin> load_plugins(const std::string& dir, const std::vector
     std::array<char, 512> error{};
     Plugin* p = c.descriptor->create(error.data(), error.size());
     if (p == nullptr)
-      throw StartupError("plugin '" + name + "': creating it failed: " + (error[0] != '\0' ? error.data() : "no reason given"));
+      throw StartupError("plugin '" + name +
+                         "': creating it failed: " + (error[0] != '\0' ? error.data() : "no reason given"));
     c.plugin.instance = std::unique_ptr<Plugin, PluginDeleter>(p, PluginDeleter{c.descriptor->destroy});
     loaded.push_back(std::move(c.plugin));
   }

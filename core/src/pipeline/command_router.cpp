@@ -9,7 +9,9 @@ namespace villagebot::pipeline {
 
 namespace {
 
-bool is_ascii_word_char(unsigned char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '_' || c == '?'; }
+bool is_ascii_word_char(unsigned char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '_' || c == '?';
+}
 
 // An ASCII keyword must stand alone ("jf 1", not "jfx"); a Chinese keyword
 // may run into its argument, as people type on feature phones ("兑换A01").
@@ -24,7 +26,9 @@ bool keyword_at_start(const std::string& lower_text, const std::string& keyword)
 
 }  // namespace
 
-Registration CommandRouter::add(CommandSpec spec) { return add_owned(std::move(spec), "core"); }
+Registration CommandRouter::add(CommandSpec spec) {
+  return add_owned(std::move(spec), "core");
+}
 
 Registration CommandRouter::add_owned(CommandSpec spec, std::string owner) {
   if (!spec.handler) throw std::invalid_argument("command '" + spec.name + "' has no handler");
@@ -111,7 +115,8 @@ std::vector<std::shared_ptr<const CommandRouter::Entry>> CommandRouter::allowed_
   return out;
 }
 
-std::vector<std::string> CommandRouter::closest(const std::string& normalised, const Person& sender, std::size_t n) const {
+std::vector<std::string> CommandRouter::closest(const std::string& normalised, const Person& sender,
+                                                std::size_t n) const {
   const std::string lower = text::ascii_lower(normalised);
   const auto words = text::split_ws(lower);
   const std::string first = words.empty() ? lower : words.front();
@@ -124,13 +129,17 @@ std::vector<std::string> CommandRouter::closest(const std::string& normalised, c
   for (const auto& e : allowed_for(sender)) {
     if (e->spec.keywords.empty()) continue;
     std::size_t best = static_cast<std::size_t>(-1);
+    std::string best_keyword;
     for (const auto& k : e->spec.keywords) {
       const std::string lk = text::ascii_lower(k);
       // A keyword inside the text ("我想查积分") is the strongest hint.
       const std::size_t s = lower.find(lk) != std::string::npos ? 0 : text::edit_distance(first, lk);
-      best = std::min(best, s);
+      if (s < best) {
+        best = s;
+        best_keyword = k;  // suggest the spelling closest to what was typed
+      }
     }
-    scored.push_back({best, e->order, e->spec.keywords.front()});
+    scored.push_back({best, e->order, best_keyword});
   }
   std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) {
     return a.score != b.score ? a.score < b.score : a.order < b.order;

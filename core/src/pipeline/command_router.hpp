@@ -39,7 +39,8 @@ class CommandRouter final : public CommandRegistry {
   [[nodiscard]] std::vector<std::shared_ptr<const Entry>> allowed_for(const Person& sender) const;
   [[nodiscard]] static bool permitted(const CommandSpec& spec, const Person& sender);
   // The keywords closest to what was typed, among the sender's commands.
-  [[nodiscard]] std::vector<std::string> closest(const std::string& normalised, const Person& sender, std::size_t n) const;
+  [[nodiscard]] std::vector<std::string> closest(const std::string& normalised, const Person& sender,
+                                                 std::size_t n) const;
 
   // The sender's pending prompt, if it has not expired, with its generation.
   std::optional<std::pair<PromptHandler, std::uint64_t>> pending_prompt(std::int64_t person_id);

@@ -5,11 +5,14 @@
 namespace villagebot::pipeline::message_log {
 
 namespace {
-const char* channel_name(ChannelKind k) { return k == ChannelKind::group ? "group" : "personal"; }
+const char* channel_name(ChannelKind k) {
+  return k == ChannelKind::group ? "group" : "personal";
+}
 }  // namespace
 
 std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 std::optional<std::int64_t> insert_inbound(Session& s, const InboundMessage& m, std::string_view status) {
@@ -55,7 +58,8 @@ std::int64_t insert_outbound(Session& s, const OutboundMessage& m, std::string_v
       "INSERT INTO core_messages(direction, adapter_id, channel, address, person_id, text, status, error, created_at, "
       "updated_at) VALUES('out', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       {m.adapter_id, std::string(channel_name(m.channel)), m.address,
-       m.person_id == 0 ? Value{nullptr} : Value{m.person_id}, m.text, std::string(status), std::string(error), now, now});
+       m.person_id == 0 ? Value{nullptr} : Value{m.person_id}, m.text, std::string(status), std::string(error), now,
+       now});
   return s.last_insert_id();
 }
 

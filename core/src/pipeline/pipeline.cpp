@@ -99,7 +99,8 @@ void Pipeline::submit(InboundMessage message, std::function<void(SubmitResult)> 
             spdlog::error("cannot store an inbound message from {}: {}", job->message.adapter_id, e.what());
           }
           count("unavailable");
-          job->done(SubmitResult{SubmitResult::Status::unavailable, {}, "the message could not be stored; retry later"});
+          job->done(
+              SubmitResult{SubmitResult::Status::unavailable, {}, "the message could not be stored; retry later"});
           return;
         }
         if (outcome->duplicate) {
@@ -183,9 +184,10 @@ Replies Pipeline::route(const InboundMessage& message, std::int64_t& person_id) 
     const auto suggestions = deps_.router.closest(normalised, sender, 3);
     std::string line;
     if (!match) {
-      line = request.lang == Lang::en ? "Sorry, I did not understand. Did you mean: " + join(suggestions, ", ") +
-                                            "? Send \"help\" for all commands."
-                                      : "没看懂您的意思。您是不是想发：" + join(suggestions, "、") + "？发送「帮助」查看全部命令。";
+      line = request.lang == Lang::en
+                 ? "Sorry, I did not understand. Did you mean: " + join(suggestions, ", ") +
+                       "? Send \"help\" for all commands."
+                 : "没看懂您的意思。您是不是想发：" + join(suggestions, "、") + "？发送「帮助」查看全部命令。";
     } else {
       line = request.lang == Lang::en
                  ? "\"" + match->keyword + "\" is not available to you. Send \"help\" for what you can do."
@@ -196,8 +198,8 @@ Replies Pipeline::route(const InboundMessage& message, std::int64_t& person_id) 
   request.keyword = match->keyword;
   request.rest = match->rest;
   request.args = text::split_ws(match->rest);
-  deps_.metrics.add("villagebot_commands_total",
-                    support::label("plugin", match->entry->owner) + "," + support::label("command", match->entry->spec.name));
+  deps_.metrics.add("villagebot_commands_total", support::label("plugin", match->entry->owner) + "," +
+                                                     support::label("command", match->entry->spec.name));
   return match->entry->spec.handler(request);
 }
 

@@ -9,7 +9,8 @@ RateLimiter::Verdict RateLimiter::check(const std::string& sender, Clock::time_p
   if (now - last_prune_ > window_) {
     // Full buckets carry no state worth keeping.
     std::erase_if(buckets_, [&](const auto& kv) {
-      return std::chrono::duration<double>(now - kv.second.updated).count() * per_second + kv.second.tokens >= capacity_;
+      return std::chrono::duration<double>(now - kv.second.updated).count() * per_second + kv.second.tokens >=
+             capacity_;
     });
     last_prune_ = now;
   }

@@ -1,5 +1,7 @@
 #include "runtime/job_scheduler.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 namespace villagebot::runtime {
@@ -14,7 +16,9 @@ constexpr std::int64_t kMissedAfterMs = 60'000;
 
 JobScheduler::JobScheduler(Storage& storage, NowFn now) : storage_(storage), now_(std::move(now)) {}
 
-JobScheduler::~JobScheduler() { stop(); }
+JobScheduler::~JobScheduler() {
+  stop();
+}
 
 Registration JobScheduler::handle(std::string kind, Handler handler) {
   {
@@ -29,10 +33,12 @@ Registration JobScheduler::handle(std::string kind, Handler handler) {
   });
 }
 
-std::int64_t JobScheduler::schedule_at(std::string kind, Clock::time_point when, nlohmann::json payload, Missed missed) {
+std::int64_t JobScheduler::schedule_at(std::string kind, Clock::time_point when, nlohmann::json payload,
+                                       Missed missed) {
   const auto id = storage_.write([&](Session& s) {
-    s.execute("INSERT INTO core_jobs(kind, due_at_ms, payload, missed, created_at) VALUES(?, ?, ?, ?, ?)",
-              {kind, to_ms(when), payload.dump(), std::string(missed == Missed::skip ? "skip" : "fire_late"), to_ms(now_())});
+    s.execute(
+        "INSERT INTO core_jobs(kind, due_at_ms, payload, missed, created_at) VALUES(?, ?, ?, ?, ?)",
+        {kind, to_ms(when), payload.dump(), std::string(missed == Missed::skip ? "skip" : "fire_late"), to_ms(now_())});
     return s.last_insert_id();
   });
   poke();
@@ -62,7 +68,9 @@ void JobScheduler::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void JobScheduler::poke() { wake_.notify_all(); }
+void JobScheduler::poke() {
+  wake_.notify_all();
+}
 
 // Runs every due job whose kind has a handler; returns whether any ran.
 bool JobScheduler::run_due() {
@@ -75,12 +83,23 @@ bool JobScheduler::run_due() {
     std::int64_t due;
   };
   std::vector<Due> due;
+  std::vector<std::string> kinds;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [kind, handler] : handlers_) kinds.push_back(kind);
+  }
+  // Per kind with a handler, so that jobs of an unloaded plugin never crowd
+  // out the jobs of loaded ones.
   storage_.read([&](Session& s) {
-    for (const auto& r : s.query("SELECT id, kind, payload, missed, due_at_ms FROM core_jobs WHERE status = 'pending' AND "
-                                 "due_at_ms <= ? ORDER BY due_at_ms, id LIMIT 100",
-                                 {now}))
-      due.push_back({r.integer(0), r.text(1), r.text(2), r.text(3), r.integer(4)});
+    for (const auto& kind : kinds)
+      for (const auto& r :
+           s.query("SELECT id, kind, payload, missed, due_at_ms FROM core_jobs WHERE status = 'pending' "
+                   "AND kind = ? AND due_at_ms <= ? ORDER BY due_at_ms, id LIMIT 100",
+                   {kind, now}))
+        due.push_back({r.integer(0), r.text(1), r.text(2), r.text(3), r.integer(4)});
   });
+  std::sort(due.begin(), due.end(),
+            [](const Due& a, const Due& b) { return a.due != b.due ? a.due < b.due : a.id < b.id; });
   bool ran = false;
   for (const auto& job : due) {
     std::shared_ptr<Handler> handler;
@@ -95,6 +114,12 @@ bool JobScheduler::run_due() {
       storage_.write([&](Session& s) { s.execute("UPDATE core_jobs SET status = 'skipped' WHERE id = ?", {job.id}); });
       continue;
     }
+    // Claim the job: one cancelled meanwhile is not run.
+    const bool claimed = storage_.write([&](Session& s) {
+      return s.execute("UPDATE core_jobs SET attempts = attempts + 1 WHERE id = ? AND status = 'pending'", {job.id}) >
+             0;
+    });
+    if (!claimed) continue;
     std::string error;
     try {
       (*handler)(nlohmann::json::parse(job.payload));
@@ -103,7 +128,7 @@ bool JobScheduler::run_due() {
       spdlog::error("scheduled job {} ({}) failed: {}", job.id, job.kind, error);
     }
     storage_.write([&](Session& s) {
-      s.execute("UPDATE core_jobs SET status = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
+      s.execute("UPDATE core_jobs SET status = ?, last_error = ? WHERE id = ? AND status = 'pending'",
                 {std::string(error.empty() ? "done" : "failed"), error, job.id});
     });
     ran = true;
@@ -120,10 +145,18 @@ void JobScheduler::loop() {
       spdlog::error("scheduler: {}", e.what());
     }
     std::int64_t next_due = -1;
+    std::vector<std::string> kinds;
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& [kind, handler] : handlers_) kinds.push_back(kind);
+    }
     try {
       storage_.read([&](Session& s) {
-        auto rows = s.query("SELECT MIN(due_at_ms) FROM core_jobs WHERE status = 'pending'");
-        if (!rows.empty() && !rows[0].is_null(0)) next_due = rows[0].integer(0);
+        for (const auto& kind : kinds) {
+          auto rows = s.query("SELECT MIN(due_at_ms) FROM core_jobs WHERE status = 'pending' AND kind = ?", {kind});
+          if (!rows.empty() && !rows[0].is_null(0) && (next_due < 0 || rows[0].integer(0) < next_due))
+            next_due = rows[0].integer(0);
+        }
       });
     } catch (const std::exception& e) {
       spdlog::error("scheduler: {}", e.what());
@@ -134,7 +167,8 @@ void JobScheduler::loop() {
     // Wake at the next due time, at most a second from now (the clock may be a test's).
     auto wait = std::chrono::milliseconds(1000);
     // A due job still pending here has no handler yet: do not spin on it.
-    if (next_due >= 0 && next_due > to_ms(now_())) wait = std::min(wait, std::chrono::milliseconds(next_due - to_ms(now_())));
+    if (next_due >= 0 && next_due > to_ms(now_()))
+      wait = std::min(wait, std::chrono::milliseconds(next_due - to_ms(now_())));
     wake_.wait_for(lock, wait);
   }
 }

@@ -18,7 +18,8 @@ namespace villagebot::runtime {
 class JobScheduler final : public Scheduler {
  public:
   using NowFn = std::function<Clock::time_point()>;
-  JobScheduler(Storage& storage, NowFn now = [] { return Clock::now(); });
+  JobScheduler(
+      Storage& storage, NowFn now = [] { return Clock::now(); });
   ~JobScheduler() override;
 
   Registration handle(std::string kind, Handler handler) override;

@@ -15,7 +15,9 @@ MessengerImpl::MessengerImpl(Storage& storage, Directory& directory, support::Me
   metrics_.describe("villagebot_outbound_messages_total", "counter", "Outbound messages by adapter and result");
 }
 
-void MessengerImpl::set_adapters(std::vector<Route> adapters) { adapters_ = std::move(adapters); }
+void MessengerImpl::set_adapters(std::vector<Route> adapters) {
+  adapters_ = std::move(adapters);
+}
 
 Adapter* MessengerImpl::find(const std::string& id) const {
   for (const auto& r : adapters_)
@@ -23,7 +25,8 @@ Adapter* MessengerImpl::find(const std::string& id) const {
   return nullptr;
 }
 
-std::int64_t MessengerImpl::send_to_person(std::int64_t person_id, const std::string& text, const SendOptions& options) {
+std::int64_t MessengerImpl::send_to_person(std::int64_t person_id, const std::string& text,
+                                           const SendOptions& options) {
   auto person = directory_.person(person_id);
   if (!person) {
     spdlog::warn("send_to_person: no person {}", person_id);
@@ -83,8 +86,8 @@ std::int64_t MessengerImpl::send(OutboundMessage message) {
       spdlog::warn("sending to {} through {} failed: {}", text::mask_phone(m.address), m.adapter_id, result.error);
     metrics_.add("villagebot_outbound_messages_total",
                  support::label("adapter", m.adapter_id) + "," + support::label("result", status));
-    storage_.write_async([id, status, error = result.error](Session& s) { log::set_outbound_status(s, id, status, error); },
-                         nullptr);
+    storage_.write_async(
+        [id, status, error = result.error](Session& s) { log::set_outbound_status(s, id, status, error); }, nullptr);
   });
   return id;
 }

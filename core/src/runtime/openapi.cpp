@@ -9,13 +9,16 @@ namespace villagebot::runtime {
 nlohmann::json openapi_document(const http::RouteTable& routes) {
   nlohmann::json doc;
   doc["openapi"] = "3.0.3";
-  doc["info"] = {{"title", "villagebot API"}, {"version", VILLAGEBOT_VERSION},
-                 {"description", "村务助手 API. Plugin routes live under /api/v1/<plugin>/; adapter callbacks under /hooks/<id>."}};
+  doc["info"] = {{"title", "villagebot API"},
+                 {"version", VILLAGEBOT_VERSION},
+                 {"description",
+                  "村务助手 API. Plugin routes live under /api/v1/<plugin>/; adapter callbacks under /hooks/<id>."}};
   doc["components"]["securitySchemes"]["bearer"] = {{"type", "http"}, {"scheme", "bearer"}};
   doc["components"]["schemas"]["Error"] = {
       {"type", "object"},
       {"properties",
-       {{"error", {{"type", "object"}, {"properties", {{"code", {{"type", "string"}}}, {"message", {{"type", "string"}}}}}}}}}};
+       {{"error",
+         {{"type", "object"}, {"properties", {{"code", {{"type", "string"}}}, {"message", {{"type", "string"}}}}}}}}}};
   doc["paths"] = nlohmann::json::object();
   for (const auto& r : routes.all()) {
     std::string path = r->path;

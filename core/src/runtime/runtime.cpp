@@ -3,12 +3,12 @@
 #include <filesystem>
 #include <thread>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <spdlog/spdlog.h>
 
 #include "directory/sqlite_directory.hpp"
 #include "http/http_client.hpp"
@@ -145,8 +145,15 @@ void Runtime::Impl::configure_modules() {
 }
 
 void Runtime::Impl::start_modules() {
-  Services services{VillageInfo{cfg.village_name, cfg.timezone}, router, events, *storage, *scheduler, *messenger,
-                    *directory, routes, http_client};
+  Services services{VillageInfo{cfg.village_name, cfg.timezone},
+                    router,
+                    events,
+                    *storage,
+                    *scheduler,
+                    *messenger,
+                    *directory,
+                    routes,
+                    http_client};
   for (auto& p : plugins) {
     auto ctx = std::make_unique<PluginContextImpl>(services, p.name);
     try {
@@ -187,7 +194,8 @@ void Runtime::Impl::register_core_routes() {
     spec.handler = std::move(handler);
     core_registrations.push_back(routes.add(std::move(spec)));
   };
-  add("GET", "/healthz", "Health of the database, plugins and adapters",
+  add(
+      "GET", "/healthz", "Health of the database, plugins and adapters",
       [this](const HttpRequest&, const Responder& respond) {
         nlohmann::json body;
         bool db_ok = true;
@@ -207,13 +215,17 @@ void Runtime::Impl::register_core_routes() {
         respond(HttpResponse::json(db_ok ? 200 : 503, body));
       },
       true);
-  add("GET", "/metrics", "Prometheus metrics",
+  add(
+      "GET", "/metrics", "Prometheus metrics",
       [this](const HttpRequest&, const Responder& respond) {
         respond(HttpResponse::text(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8"));
       },
       true);
-  add("GET", "/api/v1/openapi.json", "This OpenAPI document",
-      [this](const HttpRequest&, const Responder& respond) { respond(HttpResponse::json(200, openapi_document(routes))); },
+  add(
+      "GET", "/api/v1/openapi.json", "This OpenAPI document",
+      [this](const HttpRequest&, const Responder& respond) {
+        respond(HttpResponse::json(200, openapi_document(routes)));
+      },
       true);
 }
 
@@ -268,7 +280,9 @@ void Runtime::Impl::stop_all() {
 Runtime::Runtime(config::Config config, RuntimeOptions options)
     : impl_(std::make_unique<Impl>(std::move(config), std::move(options))) {}
 
-Runtime::~Runtime() { stop(); }
+Runtime::~Runtime() {
+  stop();
+}
 
 void Runtime::start() {
   auto& d = *impl_;
@@ -296,7 +310,8 @@ void Runtime::start() {
     d.metrics.gauge("villagebot_storage_write_queue_depth", "Write jobs waiting for the writer",
                     [sqlite] { return static_cast<double>(sqlite->queue_depth()); });
     d.configure_modules();
-    for (auto& r : register_core_commands(d.router, *d.directory, d.cfg.village_name)) d.core_registrations.push_back(std::move(r));
+    for (auto& r : register_core_commands(d.router, *d.directory, d.cfg.village_name))
+      d.core_registrations.push_back(std::move(r));
     d.start_modules();
     d.register_core_routes();
     d.scheduler->start();
@@ -313,7 +328,8 @@ void Runtime::start() {
       d.port = d.server->start();
     }
     d.running = true;
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
     if (d.options.serve_http)
       spdlog::info("villagebot {} ready on http://{}:{} in {} ms ({} plugins, {} adapters)", VILLAGEBOT_VERSION,
                    d.cfg.server.host, d.port, ms, d.plugins.size(), d.adapters.size());
@@ -340,14 +356,30 @@ void Runtime::stop() {
   impl_->running = false;
 }
 
-std::uint16_t Runtime::port() const { return impl_->port; }
-const config::Config& Runtime::config() const { return impl_->cfg; }
-pipeline::Pipeline& Runtime::pipeline() { return *impl_->pipeline; }
-Storage& Runtime::storage() { return *impl_->storage; }
-Directory& Runtime::directory() { return *impl_->directory; }
-support::Metrics& Runtime::metrics() { return impl_->metrics; }
-JobScheduler& Runtime::scheduler() { return *impl_->scheduler; }
-TokenStore& Runtime::tokens() { return *impl_->tokens; }
+std::uint16_t Runtime::port() const {
+  return impl_->port;
+}
+const config::Config& Runtime::config() const {
+  return impl_->cfg;
+}
+pipeline::Pipeline& Runtime::pipeline() {
+  return *impl_->pipeline;
+}
+Storage& Runtime::storage() {
+  return *impl_->storage;
+}
+Directory& Runtime::directory() {
+  return *impl_->directory;
+}
+support::Metrics& Runtime::metrics() {
+  return impl_->metrics;
+}
+JobScheduler& Runtime::scheduler() {
+  return *impl_->scheduler;
+}
+TokenStore& Runtime::tokens() {
+  return *impl_->tokens;
+}
 
 nlohmann::json Runtime::health() {
   nlohmann::json out;

@@ -16,8 +16,8 @@ std::string describe(sqlite3* db, int rc, std::string_view what) {
 }  // namespace
 
 Connection::Connection(const std::string& path, bool read_only, bool synchronous_full, int busy_timeout_ms) {
-  const int flags = (read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) |
-                    SQLITE_OPEN_NOMUTEX;
+  const int flags =
+      (read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX;
   const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = describe(db_, rc, "cannot open database " + path);
@@ -27,11 +27,18 @@ Connection::Connection(const std::string& path, bool read_only, bool synchronous
   }
   sqlite3_busy_timeout(db_, busy_timeout_ms);
   sqlite3_extended_result_codes(db_, 1);
-  if (!read_only) {
-    exec_script("PRAGMA journal_mode=WAL;");
-    exec_script(synchronous_full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
+  try {
+    if (!read_only) {
+      exec_script("PRAGMA journal_mode=WAL;");
+      exec_script(synchronous_full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
+    }
+    exec_script("PRAGMA foreign_keys=ON;");
+  } catch (const StorageError& e) {
+    // A constructor that throws runs no destructor: close here.
+    sqlite3_close_v2(db_);
+    db_ = nullptr;
+    throw StorageError("cannot use database " + path + ": " + e.what() + " (is it a villagebot database?)");
   }
-  exec_script("PRAGMA foreign_keys=ON;");
 }
 
 Connection::~Connection() {
@@ -65,8 +72,8 @@ sqlite3_stmt* Connection::prepare(std::string_view sql) {
     return it->second;
   }
   sqlite3_stmt* stmt = nullptr;
-  const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
-                                    nullptr);
+  const int rc =
+      sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
   if (rc != SQLITE_OK) fail(rc, "cannot prepare statement");
   if (stmt == nullptr) throw StorageError("empty SQL statement");
   statements_.emplace(std::string(sql), stmt);
@@ -75,8 +82,8 @@ sqlite3_stmt* Connection::prepare(std::string_view sql) {
 
 void Connection::bind(sqlite3_stmt* stmt, const std::vector<Value>& params) {
   if (static_cast<int>(params.size()) != sqlite3_bind_parameter_count(stmt))
-    throw StorageError("statement expects " + std::to_string(sqlite3_bind_parameter_count(stmt)) +
-                       " parameters, got " + std::to_string(params.size()));
+    throw StorageError("statement expects " + std::to_string(sqlite3_bind_parameter_count(stmt)) + " parameters, got " +
+                       std::to_string(params.size()));
   int i = 1;
   for (const Value& v : params) {
     int rc = SQLITE_OK;
@@ -143,6 +150,8 @@ std::int64_t Connection::execute(std::string_view sql, const std::vector<Value>&
   return sqlite3_changes64(db_);
 }
 
-std::int64_t Connection::last_insert_id() { return sqlite3_last_insert_rowid(db_); }
+std::int64_t Connection::last_insert_id() {
+  return sqlite3_last_insert_rowid(db_);
+}
 
 }  // namespace villagebot::storage

@@ -9,8 +9,7 @@
 
 namespace villagebot::storage {
 
-SqliteStorage::SqliteStorage(std::string path, SqliteOptions options)
-    : path_(std::move(path)), options_(options) {
+SqliteStorage::SqliteStorage(std::string path, SqliteOptions options) : path_(std::move(path)), options_(options) {
   writer_ = std::make_unique<Connection>(path_, false, options_.synchronous_full, options_.busy_timeout_ms);
   writer_->exec_script(
       "CREATE TABLE IF NOT EXISTS core_schema_versions ("
@@ -19,7 +18,9 @@ SqliteStorage::SqliteStorage(std::string path, SqliteOptions options)
   writer_thread_id_ = writer_thread_.get_id();
 }
 
-SqliteStorage::~SqliteStorage() { close(); }
+SqliteStorage::~SqliteStorage() {
+  close();
+}
 
 void SqliteStorage::close() {
   {

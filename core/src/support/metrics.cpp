@@ -66,7 +66,8 @@ std::string Metrics::render() const {
   };
   for (const auto& [name, series] : counters_) {
     header(name, "counter");
-    for (const auto& [labels, v] : series) out << name << (labels.empty() ? "" : "{" + labels + "}") << ' ' << v << '\n';
+    for (const auto& [labels, v] : series)
+      out << name << (labels.empty() ? "" : "{" + labels + "}") << ' ' << v << '\n';
   }
   for (const auto& [name, series] : histograms_) {
     header(name, "histogram");

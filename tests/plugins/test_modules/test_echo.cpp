@@ -26,7 +26,8 @@ class EchoPlugin final : public Plugin {
   }
 
   void start(PluginContext& ctx) override {
-    ctx.storage().migrate("test_echo", {{1, "CREATE TABLE test_echo_log (id INTEGER PRIMARY KEY, text TEXT NOT NULL);"}});
+    ctx.storage().migrate("test_echo",
+                          {{1, "CREATE TABLE test_echo_log (id INTEGER PRIMARY KEY, text TEXT NOT NULL);"}});
     auto& storage = ctx.storage();
     auto& events = ctx.events();
     regs_.push_back(ctx.commands().add({"test_echo.echo",
@@ -62,12 +63,13 @@ class EchoPlugin final : public Plugin {
                                         {std::string(role::kCadre)},
                                         {"机密 — 仅村干部", "secret — cadres only"},
                                         [](const CommandRequest&) { return Replies{Reply{"top secret"}}; }}));
-    regs_.push_back(ctx.commands().add({"test_echo.count",
-                                        {},
-                                        {"^count\\s+\\d+$"},
-                                        {},
-                                        {"count <n> — 测试：正则命令", "count <n> — test: a pattern command"},
-                                        [](const CommandRequest& req) { return Replies{Reply{"counted " + req.rest}}; }}));
+    regs_.push_back(
+        ctx.commands().add({"test_echo.count",
+                            {},
+                            {"^count\\s+\\d+$"},
+                            {},
+                            {"count <n> — 测试：正则命令", "count <n> — test: a pattern command"},
+                            [](const CommandRequest& req) { return Replies{Reply{"counted " + req.rest}}; }}));
     auto& commands = ctx.commands();
     regs_.push_back(ctx.commands().add({"test_echo.ask",
                                         {"ask", "问我"},

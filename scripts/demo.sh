@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds villagebot, seeds the demo village into an
+# embedded SQLite database and starts the server. Ctrl-C stops it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/deps.sh
+source scripts/lib/deps.sh
+villagebot_install_packages "${VILLAGEBOT_BUILD_PACKAGES[@]}" curl
+
+echo "==> build (Release)"
+cmake --preset release >/dev/null
+cmake --build --preset release
+
+config=config/demo/villagebot.toml
+mkdir -p data
+echo "==> seeding the demo village (config/demo/people.csv)"
+./build/villagebot import people config/demo/people.csv --config "$config"
+
+port=${VILLAGEBOT_DEMO_PORT:-8080}
+cat <<TEXT
+
+villagebot demo — 演示村 (200 villagers in 60 households; who is who: config/demo/README.md)
+
+  Talk to it over HTTP, as villager 13800000001:
+    curl -s -XPOST localhost:${port}/hooks/generic \\
+      -d '{"message_id":"demo-1","sender":"13800000001","text":"帮助"}'
+  (each message needs a new message_id; a repeated one is answered once)
+
+  Or chat in a terminal, as anyone in the village:
+    ./build/villagebot chat --as 13800000001 --config ${config}
+
+  Health and metrics:  curl -s localhost:${port}/healthz   curl -s localhost:${port}/metrics
+
+Starting the server (Ctrl-C to stop) ...
+TEXT
+exec ./build/villagebot serve --config "$config"

@@ -1,0 +1,195 @@
+// The message pipeline as a villager meets it, through the test kit: a real
+// runtime, the real test_echo plugin .so, a real SQLite file.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "fake_http.hpp"
+#include "pipeline/pipeline.hpp"
+#include "runtime/runtime.hpp"
+#include "testkit.hpp"
+#include "villagebot/directory.hpp"
+
+namespace villagebot::testkit {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr const char* kVillager = "13800000001";
+constexpr const char* kCadre = "13800000002";
+constexpr const char* kEnglish = "13800000003";
+constexpr const char* kStranger = "13999999999";
+
+std::string first(const std::vector<std::string>& replies) {
+  return replies.empty() ? std::string("<none>") : replies[0];
+}
+
+Options echo_options() {
+  Options o;
+  o.plugins = {"test_echo"};
+  return o;
+}
+
+TEST(Pipeline, HelpListsExactlyTheCommandsTheSenderMayUse) {
+  TestServer server(echo_options());
+  const auto villager = first(server.send(kVillager, "帮助"));
+  EXPECT_THAT(villager, AllOf(HasSubstr("回声"), HasSubstr("退订"), Not(HasSubstr("机密"))));
+  const auto cadre = first(server.send(kCadre, "菜单"));
+  EXPECT_THAT(cadre, AllOf(HasSubstr("回声"), HasSubstr("机密")));
+  EXPECT_EQ(first(server.send(kVillager, "？")), villager) << "full-width question mark is help too";
+}
+
+TEST(Pipeline, EnglishSpeakersGetEnglish) {
+  TestServer server(echo_options());
+  EXPECT_THAT(first(server.send(kEnglish, "HELP")), HasSubstr("Commands you can use"));
+}
+
+TEST(Pipeline, UnregisteredSenderIsToldPolitelyAndSeesNothing) {
+  TestServer server(echo_options());
+  const auto reply = first(server.send(kStranger, "回声 秘密"));
+  EXPECT_THAT(reply, AllOf(HasSubstr("未在本村登记"), Not(HasSubstr("秘密"))));
+  EXPECT_THAT(first(server.send(kStranger, "帮助")), HasSubstr("尚未登记"));
+}
+
+TEST(Pipeline, UnknownTextGetsTheClosestCommandsNeverSilence) {
+  TestServer server(echo_options());
+  EXPECT_THAT(first(server.send(kVillager, "回生 你好")), AllOf(HasSubstr("回声"), HasSubstr("帮助")));
+  EXPECT_THAT(first(server.send(kVillager, "我想退订短信")), HasSubstr("退订"));
+}
+
+TEST(Pipeline, RolesAreEnforced) {
+  TestServer server(echo_options());
+  EXPECT_THAT(first(server.send(kVillager, "机密")), AllOf(HasSubstr("权限"), Not(HasSubstr("top secret"))));
+  EXPECT_EQ(first(server.send(kCadre, "机密")), "top secret");
+  EXPECT_EQ(first(server.send("13800000009", "secret")), "top secret") << "admin may use everything";
+}
+
+TEST(Pipeline, TextIsNormalisedBeforeRouting) {
+  TestServer server(echo_options());
+  EXPECT_EQ(first(server.send(kVillager, "＠村小助手　回声　ＡＢＣ１２３")), "ABC123");
+  EXPECT_EQ(first(server.send(kVillager, "ECHO：a，b")), "a b");
+  EXPECT_EQ(first(server.send(kVillager, "回声你好")), "你好") << "a Chinese keyword may run into its argument";
+  EXPECT_EQ(first(server.send(kVillager, "count 5")), "counted count 5") << "pattern commands";
+}
+
+TEST(Pipeline, AThrowingHandlerGetsAnApologyAndTheNextMessageIsServed) {
+  TestServer server(echo_options());
+  EXPECT_THAT(first(server.send(kVillager, "boom")), HasSubstr("抱歉"));
+  EXPECT_EQ(first(server.send(kVillager, "回声 还在")), "还在");
+  EXPECT_EQ(server.count("SELECT COUNT(*) FROM core_messages WHERE direction = 'in' AND status = 'failed'"), 1);
+}
+
+TEST(Pipeline, ASlowHandlerGetsAnApologyInTime) {
+  Options o = echo_options();
+  o.handler_timeout_ms = 300;
+  o.plugin_sections["test_echo"] = "slow_ms = 3000";
+  TestServer server(o);
+  const auto started = std::chrono::steady_clock::now();
+  const auto reply = first(server.send(kVillager, "slow"));
+  EXPECT_THAT(reply, AllOf(HasSubstr("抱歉"), Not(HasSubstr("finally"))));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(2500));
+  EXPECT_EQ(first(server.send(kVillager, "回声 ok")), "ok");
+}
+
+TEST(Pipeline, APluginQuestionTakesTheNextAnswerFirst) {
+  TestServer server(echo_options());
+  EXPECT_THAT(first(server.send(kVillager, "问我")), HasSubstr("回复 1 或 2"));
+  EXPECT_EQ(first(server.send(kVillager, "回声 先说别的")), "先说别的") << "a non-answer falls through";
+  EXPECT_EQ(first(server.send(kVillager, "2")), "你选了 2");
+  EXPECT_THAT(first(server.send(kVillager, "2")), Not(HasSubstr("你选了"))) << "the prompt is answered once";
+}
+
+TEST(Pipeline, ARepeatedMessageIdIsProcessedOnceAlsoAfterARestart) {
+  TestServer server(echo_options());
+  EXPECT_THAT(server.send(kVillager, "回声 一次", "dup-1"), ElementsAre("一次"));
+  const auto again = server.submit({"generic", ChannelKind::personal, "phone", kVillager, "", "回声 一次", "dup-1", 0});
+  EXPECT_EQ(again.status, SubmitResult::Status::duplicate);
+  ASSERT_EQ(again.replies.size(), 1U);
+  EXPECT_EQ(again.replies[0].text, "一次") << "a retry gets the original answer";
+  server.restart();
+  const auto after = server.submit({"generic", ChannelKind::personal, "phone", kVillager, "", "回声 一次", "dup-1", 0});
+  EXPECT_EQ(after.status, SubmitResult::Status::duplicate);
+  EXPECT_EQ(server.count("SELECT COUNT(*) FROM core_messages WHERE direction='in' AND message_id='dup-1'"), 1);
+  EXPECT_EQ(server.count("SELECT COUNT(*) FROM test_echo_log WHERE text='一次'"), 1) << "the handler ran once";
+}
+
+TEST(Pipeline, TooFastSendersGetOneNoticeThenSilence) {
+  Options o = echo_options();
+  o.rate_limit_messages = 3;
+  TestServer server(o);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(first(server.send(kVillager, "回声 " + std::to_string(i))), std::to_string(i));
+  EXPECT_THAT(first(server.send(kVillager, "回声 4")), HasSubstr("太快"));
+  EXPECT_TRUE(server.send(kVillager, "回声 5").empty());
+  EXPECT_EQ(first(server.send(kCadre, "回声 other")), "other") << "other senders are not affected";
+  EXPECT_EQ(server.count("SELECT COUNT(*) FROM core_messages WHERE direction='in' AND status='rate_limited'"), 2)
+      << "limited messages are still stored";
+}
+
+TEST(Pipeline, OptOutIsKeptOnThePerson) {
+  TestServer server(echo_options());
+  EXPECT_THAT(first(server.send(kVillager, "TD")), HasSubstr("已退订"));
+  EXPECT_TRUE(server.runtime().directory().find_by_phone(kVillager)->opted_out);
+  EXPECT_THAT(first(server.send(kVillager, "订阅")), HasSubstr("恢复"));
+  EXPECT_FALSE(server.runtime().directory().find_by_phone(kVillager)->opted_out);
+}
+
+TEST(Pipeline, InvalidUtf8IsRejectedAndNothingIsStored) {
+  TestServer server(echo_options());
+  const auto r = server.submit({"generic", ChannelKind::personal, "phone", kVillager, "", "\xff\xfe bad", "bad-1", 0});
+  EXPECT_EQ(r.status, SubmitResult::Status::rejected);
+  EXPECT_EQ(server.count("SELECT COUNT(*) FROM core_messages WHERE message_id='bad-1'"), 0);
+}
+
+TEST(Pipeline, AMessageAcceptedBeforeACrashIsAnsweredAfterRestart) {
+  FakeHttpServer receiver;
+  Options o = echo_options();
+  o.extra_toml = "";
+  TestServer server(o);
+  // Stands for a crash between accepting and answering: the row is durable,
+  // its processing never happened.
+  server.runtime().storage().write([](Session& s) {
+    s.execute(
+        "INSERT INTO core_messages(direction, adapter_id, message_id, address, text, status, created_at, updated_at) "
+        "VALUES('in', 'generic', 'crashed-1', '13800000001', '回声 劫后余生', 'accepted', 1, 1)");
+  });
+  server.restart();
+  for (int i = 0; i < 100 && server.count("SELECT COUNT(*) FROM core_messages WHERE message_id='crashed-1' AND "
+                                          "status='processed'") == 0;
+       ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(server.count("SELECT COUNT(*) FROM core_messages WHERE message_id='crashed-1' AND status='processed'"), 1);
+  EXPECT_EQ(server.count("SELECT COUNT(*) FROM test_echo_log WHERE text='劫后余生'"), 1);
+}
+
+TEST(Pipeline, PluginMessagesGoOutThroughTheAdapterAndOptOutIsHonoured) {
+  FakeHttpServer receiver;
+  Options o = echo_options();
+  o.plugin_sections["test_echo"] = "greeting = \"乡亲们好\"";
+  o.adapter_toml = "reply_url = \"" + receiver.url("/sms") + "\"\nsms = true";
+  TestServer server(o);
+  EXPECT_EQ(first(server.send(kVillager, "greet")), "sent");
+  auto got = receiver.wait_for(1);
+  ASSERT_EQ(got.size(), 1U);
+  EXPECT_EQ(got[0].target, "/sms");
+  const auto body = nlohmann::json::parse(got[0].body);
+  EXPECT_EQ(body["recipient"], "+8613800000001");
+  EXPECT_EQ(body["text"], "乡亲们好");
+  for (int i = 0;
+       i < 100 && server.count("SELECT COUNT(*) FROM core_messages WHERE direction='out' AND status='sent'") == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(
+      server.count("SELECT COUNT(*) FROM core_messages WHERE direction='out' AND status='sent' AND text='乡亲们好'"),
+      1);
+
+  // 退订: this adapter is SMS, so the greeting is no longer sent.
+  server.send(kVillager, "退订");
+  server.send(kVillager, "greet");
+  EXPECT_EQ(receiver.wait_for(2, std::chrono::milliseconds(500)).size(), 1U);
+  EXPECT_EQ(server.count("SELECT COUNT(*) FROM core_messages WHERE direction='out' AND text='乡亲们好'"), 1)
+      << "no channel reaches an opted-out villager with only SMS";
+}
+
+}  // namespace
+}  // namespace villagebot::testkit

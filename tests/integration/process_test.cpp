@@ -1,0 +1,206 @@
+// The real `villagebot` binary: restarts, SIGTERM under load, kill -9, the CLI.
+#include <signal.h>
+
+#include <atomic>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "http/http_client.hpp"
+#include "process_support.hpp"
+#include "storage/sqlite_storage.hpp"
+
+namespace villagebot::testkit {
+namespace {
+
+using ::testing::HasSubstr;
+
+ClientResponse post(int port, const std::string& body) {
+  http::BeastHttpClient client;
+  ClientRequest req;
+  req.url = "http://127.0.0.1:" + std::to_string(port) + "/hooks/generic";
+  req.body = body;
+  req.timeout = std::chrono::seconds(20);
+  return client.request(req);
+}
+
+std::string message(const std::string& id, const std::string& text) {
+  return nlohmann::json{{"message_id", id}, {"sender", "13800000001"}, {"text", text}}.dump();
+}
+
+std::int64_t count(const std::filesystem::path& db, const std::string& sql) {
+  storage::SqliteStorage s(db.string());
+  return s.read([&](Session& session) { return session.query(sql)[0].integer(0); });
+}
+
+TEST(Process, TheSameMessageIdIsProcessedOnceAcrossARestart) {
+  ProcessVillage v({"test_echo"});
+  {
+    Child server(v.serve_args());
+    const int port = port_from_line(server.wait_for_line("listening on"));
+    ASSERT_GT(port, 0);
+    EXPECT_EQ(post(port, message("restart-1", "回声 一")).status, 200);
+    server.signal(SIGTERM);
+    EXPECT_EQ(server.wait().exit_code, 0);
+  }
+  {
+    Child server(v.serve_args());
+    const int port = port_from_line(server.wait_for_line("listening on"));
+    const auto r = post(port, message("restart-1", "回声 一"));
+    EXPECT_THAT(r.body, HasSubstr("\"duplicate\":true"));
+    server.signal(SIGTERM);
+    EXPECT_EQ(server.wait().exit_code, 0);
+  }
+  EXPECT_EQ(count(v.db, "SELECT COUNT(*) FROM core_messages WHERE direction='in' AND message_id='restart-1'"), 1);
+  EXPECT_EQ(count(v.db, "SELECT COUNT(*) FROM test_echo_log"), 1);
+}
+
+TEST(Process, SigtermUnderLoadFinishesInFlightRequestsAndExitsCleanly) {
+  ProcessVillage v({"test_echo"});
+  Child server(v.serve_args());
+  const int port = port_from_line(server.wait_for_line("listening on"));
+  ASSERT_GT(port, 0);
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0};
+  std::atomic<int> bad{0};
+  std::mutex ids_mutex;
+  std::vector<std::string> answered;
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 8; ++t) {
+    clients.emplace_back([&, t] {
+      for (int i = 0; !stop; ++i) {
+        const std::string id = "load-" + std::to_string(t) + "-" + std::to_string(i);
+        const auto r = post(port, message(id, "回声 " + id));
+        if (r.status == 200) {
+          ++ok;
+          std::lock_guard lock(ids_mutex);
+          answered.push_back(id);
+        } else if (r.status != 0) {
+          ++bad;  // an HTTP error; refused connections after the stop are expected
+        }
+        if (r.status == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    });
+  }
+  while (ok < 200) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  server.signal(SIGTERM);
+  const auto result = server.wait(std::chrono::seconds(30));
+  stop = true;
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(bad, 0) << "no request was answered with an error";
+  storage::SqliteStorage db(v.db.string());
+  db.read([&](Session& s) {
+    EXPECT_EQ(s.query("PRAGMA integrity_check")[0].text(0), "ok");
+    // Everything that was answered is in the log, processed.
+    for (const auto& id : answered) {
+      auto rows = s.query("SELECT status FROM core_messages WHERE direction='in' AND message_id=?", {id});
+      ASSERT_EQ(rows.size(), 1U) << id;
+      EXPECT_EQ(rows[0].text(0), "processed") << id;
+    }
+    EXPECT_EQ(s.query("SELECT COUNT(*) FROM core_messages WHERE direction='in' AND status='accepted'")[0].integer(0),
+              0);
+  });
+}
+
+TEST(Process, KillDashNineLosesNothingAccepted) {
+  ProcessVillage v({"test_echo"}, "[plugins.test_echo]\nslow_ms = 4000\n");
+  {
+    Child server(v.serve_args());
+    const int port = port_from_line(server.wait_for_line("listening on"));
+    std::thread slow([port] { post(port, message("killed-1", "slow")); });
+    // Wait until the message is durably accepted, then kill mid-handler.
+    for (int i = 0; i < 200; ++i) {
+      if (count(v.db, "SELECT COUNT(*) FROM core_messages WHERE message_id='killed-1'") == 1) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    server.signal(SIGKILL);
+    server.wait();
+    slow.join();
+  }
+  EXPECT_EQ(count(v.db, "SELECT COUNT(*) FROM core_messages WHERE message_id='killed-1' AND status='accepted'"), 1);
+  Child server(v.serve_args());
+  ASSERT_GT(port_from_line(server.wait_for_line("listening on")), 0);
+  for (int i = 0; i < 300; ++i) {
+    if (count(v.db, "SELECT COUNT(*) FROM core_messages WHERE message_id='killed-1' AND status='processed'") == 1)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(count(v.db, "SELECT COUNT(*) FROM core_messages WHERE message_id='killed-1' AND status='processed'"), 1)
+      << "the message accepted before the kill is handled after the restart";
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait().exit_code, 0);
+}
+
+TEST(Process, ConfigCheckPrintsOkOrEveryErrorWithFileLineAndKey) {
+  ProcessVillage good({"test_echo"}, "", "", false);
+  const auto ok = run({VILLAGEBOT_EXE, "config", "check", good.config.string()});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_THAT(ok.out, HasSubstr("OK"));
+
+  ProcessVillage bad({"test_echo"}, "[plugins.test_echo]\nslow_ms = -5\ncolour = \"red\"\n", "secret = 42\n", false);
+  { std::ofstream(bad.config, std::ios::app) << "\n[server2]\nx = 1\n"; }
+  const auto r = run({VILLAGEBOT_EXE, "config", "check", bad.config.string()});
+  EXPECT_NE(r.exit_code, 0);
+  const std::string file = bad.config.string();
+  EXPECT_THAT(r.out, HasSubstr(file + ":"));
+  EXPECT_THAT(r.out, HasSubstr("key 'plugins.test_echo.slow_ms': must be between 0 and 60000"));
+  EXPECT_THAT(r.out, HasSubstr("key 'plugins.test_echo.colour': unknown key"));
+  EXPECT_THAT(r.out, HasSubstr("key 'adapters[0].secret': must be a string"));
+  EXPECT_THAT(r.out, HasSubstr("key 'server2': unknown key"));
+  // The line number is the line the key is on.
+  std::ifstream in(bad.config);
+  std::string line;
+  int number = 0;
+  int slow_line = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.rfind("slow_ms", 0) == 0) slow_line = number;
+  }
+  EXPECT_THAT(r.out, HasSubstr(":" + std::to_string(slow_line) + ": key 'plugins.test_echo.slow_ms'")) << r.out;
+}
+
+TEST(Process, AMissingSecretVariableIsAnErrorNamingIt) {
+  ProcessVillage v({}, "", "secret = \"${VILLAGEBOT_TEST_UNSET_SECRET}\"\n", false);
+  const auto r = run({VILLAGEBOT_EXE, "config", "check", v.config.string()});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.out, HasSubstr("VILLAGEBOT_TEST_UNSET_SECRET is not set"));
+}
+
+TEST(Process, ChatTalksToTheBotLikeAVillager) {
+  ProcessVillage v({"test_echo"});
+  const auto r =
+      run({VILLAGEBOT_EXE, "chat", "--as", "13800000001", "--config", v.config.string()}, "帮助\n回声 你好\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("退订"));
+  EXPECT_THAT(r.out, HasSubstr("你好"));
+  EXPECT_EQ(count(v.db, "SELECT COUNT(*) FROM core_messages WHERE adapter_id='console' AND direction='in'"), 2);
+}
+
+TEST(Process, VersionAndHelp) {
+  const auto version = run({VILLAGEBOT_EXE, "--version"});
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_THAT(version.out, HasSubstr("villagebot 0."));
+  const auto help = run({VILLAGEBOT_EXE, "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  for (const char* cmd : {"serve", "config", "chat", "import", "token"}) EXPECT_THAT(help.out, HasSubstr(cmd));
+}
+
+TEST(Process, TokenCreatePrintsTheTokenOnceAndStoresOnlyItsHash) {
+  ProcessVillage v({}, "", "", false);
+  const auto r =
+      run({VILLAGEBOT_EXE, "token", "create", "--name", "county-it", "--role", "admin", "--config", v.config.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string token = r.out.substr(0, r.out.find('\n'));
+  EXPECT_EQ(token.rfind("vb_", 0), 0U);
+  EXPECT_EQ(count(v.db, "SELECT COUNT(*) FROM core_tokens WHERE name='county-it' AND token_hash != '" + token + "'"),
+            1);
+  const auto again =
+      run({VILLAGEBOT_EXE, "token", "create", "--name", "county-it", "--role", "admin", "--config", v.config.string()});
+  EXPECT_NE(again.exit_code, 0);
+}
+
+}  // namespace
+}  // namespace villagebot::testkit
