@@ -101,6 +101,7 @@ void GenericWebhook::start(AdapterContext& context) {
   spec.method = "POST";
   spec.path = "";
   spec.summary = "Generic webhook: {\"message_id\",\"sender\",\"text\"[,\"chat\"]} → {\"replies\":[{\"text\"}]}";
+  spec.non_blocking = true;  // verifies, parses and submits; never waits
   spec.handler = [this](const HttpRequest& req, const Responder& respond) { handle(req, respond); };
   route_ = context.routes().add(std::move(spec));
 }

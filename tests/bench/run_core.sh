@@ -145,6 +145,7 @@ listen = "127.0.0.1:0"
 threads = 2
 [storage]
 path = "${WORK_DIR}/bench.db"
+synchronous = "${BENCH_SYNC:-full}"
 [pipeline]
 rate_limit_messages = 0
 [plugins]

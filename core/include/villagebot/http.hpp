@@ -52,7 +52,10 @@ struct RouteSpec {
   bool prefix = false;             // also match sub-paths (route_suffix holds the rest)
   std::vector<std::string> roles;  // API routes: token roles allowed (empty: any valid token)
   bool public_route = false;       // no token needed (webhooks verify their own signatures)
-  std::string summary;             // for the OpenAPI document
+  // The handler never blocks (no database, no outbound I/O; it may submit()):
+  // run it on the network thread and save a thread hop per request.
+  bool non_blocking = false;
+  std::string summary;  // for the OpenAPI document
   HttpHandler handler;
 };
 

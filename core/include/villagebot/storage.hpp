@@ -91,6 +91,17 @@ class Storage {
   virtual void write_sync(const std::function<void(Session&)>& work) = 0;
   // Completion runs on the writer thread after the commit: keep it short.
   virtual void write_async(std::function<void(Session&)> work, std::function<void(std::exception_ptr)> done) = 0;
+  // Like write_async, but `executed` runs (on the writer thread) as soon as
+  // the work has run inside the still-open transaction, before the commit;
+  // `done` still runs after the commit. Lets the caller overlap its next step
+  // with the fsync. A backend without the distinction calls both after it.
+  virtual void write_async_pipelined(std::function<void(Session&)> work, std::function<void()> executed,
+                                     std::function<void(std::exception_ptr)> done) {
+    write_async(std::move(work), [executed = std::move(executed), done = std::move(done)](std::exception_ptr e) {
+      if (!e && executed) executed();
+      if (done) done(e);
+    });
+  }
   virtual void read_sync(const std::function<void(Session&)>& work) = 0;
 
   template <class F>

@@ -61,10 +61,11 @@ void substitute_env(toml::node& node, const std::string& file, const std::string
                        "}' is not a valid environment variable name");
       return;
     }
-    if (const char* value = std::getenv(name.c_str()); value != nullptr) {
+    const char* value = std::getenv(name.c_str());
+    if (fallback && (value == nullptr || *value == '\0')) {
+      out += *fallback;  // as in the shell: ${X:-d} also replaces an empty X
+    } else if (value != nullptr) {
       out += value;
-    } else if (fallback) {
-      out += *fallback;
     } else {
       errors.push_back(file + ":" + line + ": key '" + key_path + "': environment variable " + name +
                        " is not set (export it, or write ${" + name + ":-default})");

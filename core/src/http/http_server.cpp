@@ -1,5 +1,7 @@
 #include "http/http_server.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -251,7 +253,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
           auto ex = asio::get_associated_executor(handler);
           using Pending = PendingResponse<decltype(handler)>;
           auto pending = std::make_shared<Pending>(std::move(handler), ex);
-          self->hooks.run_blocking([self, route, shared_request, pending] {
+          auto work = [self, route, shared_request, pending] {
             HttpRequest& r = *shared_request;
             Responder respond = [pending](HttpResponse resp) { pending->complete(std::move(resp)); };
             try {
@@ -284,7 +286,13 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
               respond(
                   HttpResponse::error(500, "internal_error", "the server failed to handle this request; it is logged"));
             }
-          });
+          };
+          // Public non-blocking routes (webhooks that only verify and submit)
+          // run right here; everything else goes to the worker pool.
+          if (route->non_blocking && route->public_route)
+            work();
+          else
+            self->hooks.run_blocking(std::move(work));
         },
         asio::use_awaitable);
   }
@@ -319,7 +327,11 @@ std::uint16_t HttpServer::start() {
   }
   const auto port = impl.acceptor.local_endpoint().port();
   asio::co_spawn(impl.ioc, impl.accept_loop(), asio::detached);
-  for (int i = 0; i < impl.cfg.threads; ++i) impl.threads.emplace_back([&impl] { impl.ioc.run(); });
+  for (int i = 0; i < impl.cfg.threads; ++i)
+    impl.threads.emplace_back([&impl] {
+      pthread_setname_np(pthread_self(), "vb-net");
+      impl.ioc.run();
+    });
   return port;
 }
 

@@ -133,7 +133,9 @@ std::vector<std::string> CommandRouter::closest(const std::string& normalised, c
     for (const auto& k : e->spec.keywords) {
       const std::string lk = text::ascii_lower(k);
       // A keyword inside the text ("我想查积分") is the strongest hint.
-      const std::size_t s = lower.find(lk) != std::string::npos ? 0 : text::edit_distance(first, lk);
+      // Only keywords of two or more characters: "?" or "1" are inside almost anything.
+      const bool inside = text::length_u32(lk) >= 2 && lower.find(lk) != std::string::npos;
+      const std::size_t s = inside ? 0 : text::edit_distance(first, lk);
       if (s < best) {
         best = s;
         best_keyword = k;  // suggest the spelling closest to what was typed

@@ -38,7 +38,13 @@ struct Pipeline::InFlight {
   std::int64_t log_id = 0;
   std::int64_t person_id = 0;
   std::function<void(SubmitResult)> done;
-  std::atomic<bool> finished{false};
+  std::atomic<bool> finished{false};   // the handler's result or the timeout, whichever came first
+  std::atomic<bool> responded{false};  // done() was called
+  bool accept_failed = false;          // writer thread only: the accepting commit failed
+
+  void respond(SubmitResult result) {
+    if (!responded.exchange(true) && done) done(std::move(result));
+  }
 };
 
 Pipeline::Pipeline(PipelineDeps deps)
@@ -67,11 +73,18 @@ void Pipeline::submit(InboundMessage message, std::function<void(SubmitResult)> 
   job->done = std::move(done);
   struct Outcome {
     bool duplicate = false;
+    bool started = false;  // processing began before the commit
     RateLimiter::Verdict verdict = RateLimiter::Verdict::allow;
     Replies earlier;
   };
   auto outcome = std::make_shared<Outcome>();
-  deps_.storage.write_async(
+  auto count = [this, job](std::string_view what) {
+    deps_.metrics.add("villagebot_inbound_messages_total",
+                      support::label("adapter", job->message.adapter_id) + "," + support::label("outcome", what));
+  };
+  // Processing starts as soon as the row is written, while the commit's fsync
+  // runs; the answer waits until this commit is done (see finish()).
+  deps_.storage.write_async_pipelined(
       [this, job, outcome](Session& s) {
         auto id = message_log::insert_inbound(s, job->message, "accepted");
         if (!id) {
@@ -87,36 +100,40 @@ void Pipeline::submit(InboundMessage message, std::function<void(SubmitResult)> 
             message_log::insert_replies(s, *id, job->message, 0, {Reply{kTooFast.zh}});
         }
       },
-      [this, job, outcome](const std::exception_ptr& error) {
-        auto count = [&](std::string_view what) {
-          deps_.metrics.add("villagebot_inbound_messages_total",
-                            support::label("adapter", job->message.adapter_id) + "," + support::label("outcome", what));
-        };
+      [this, job, outcome, count] {
+        if (outcome->duplicate || outcome->verdict != RateLimiter::Verdict::allow) return;
+        outcome->started = true;
+        count("accepted");
+        deps_.run_blocking([this, job] { process(job); });
+      },
+      [job, outcome, count](const std::exception_ptr& error) {
         if (error) {
           try {
             std::rethrow_exception(error);
           } catch (const std::exception& e) {
             spdlog::error("cannot store an inbound message from {}: {}", job->message.adapter_id, e.what());
           }
+          // Already being processed: finish() sees the flag and reports it.
+          if (outcome->started) {
+            job->accept_failed = true;
+            return;
+          }
           count("unavailable");
-          job->done(
+          job->respond(
               SubmitResult{SubmitResult::Status::unavailable, {}, "the message could not be stored; retry later"});
           return;
         }
         if (outcome->duplicate) {
           count("duplicate");
-          job->done(SubmitResult{SubmitResult::Status::duplicate, std::move(outcome->earlier), {}});
+          job->respond(SubmitResult{SubmitResult::Status::duplicate, std::move(outcome->earlier), {}});
           return;
         }
         if (outcome->verdict != RateLimiter::Verdict::allow) {
           count("rate_limited");
           Replies r;
           if (outcome->verdict == RateLimiter::Verdict::warn) r.push_back(Reply{kTooFast.zh});
-          job->done(SubmitResult{SubmitResult::Status::rate_limited, std::move(r), {}});
-          return;
+          job->respond(SubmitResult{SubmitResult::Status::rate_limited, std::move(r), {}});
         }
-        count("accepted");
-        deps_.run_blocking([this, job] { process(job); });
       });
 }
 
@@ -148,14 +165,28 @@ void Pipeline::process(std::shared_ptr<InFlight> job) {
 
 void Pipeline::finish(const std::shared_ptr<InFlight>& job, Replies replies, std::string_view status) {
   auto shared = std::make_shared<Replies>(std::move(replies));
-  deps_.storage.write_async(
+  // This job runs in a later batch than the accepting one, so by the time it
+  // executes the message itself is committed: the answer may go out before
+  // this batch's own fsync. If power fails in between, the message is still
+  // 'accepted' and is answered again after the restart: nothing is lost.
+  deps_.storage.write_async_pipelined(
       [job, shared, status = std::string(status)](Session& s) {
+        if (job->accept_failed) throw StorageError("the message could not be stored");
         message_log::insert_replies(s, job->log_id, job->message, job->person_id, *shared);
         message_log::set_inbound_status(s, job->log_id, status, job->person_id);
       },
+      [job, shared] {
+        job->respond(SubmitResult{SubmitResult::Status::processed, *shared, {}});
+      },
       [job, shared](const std::exception_ptr& error) {
-        if (error) spdlog::error("replies to a message on {} could not be logged", job->message.adapter_id);
-        if (job->done) job->done(SubmitResult{SubmitResult::Status::processed, std::move(*shared), {}});
+        if (!error) return;
+        if (job->accept_failed) {
+          job->respond(
+              SubmitResult{SubmitResult::Status::unavailable, {}, "the message could not be stored; retry later"});
+          return;
+        }
+        spdlog::error("replies to a message on {} could not be logged", job->message.adapter_id);
+        job->respond(SubmitResult{SubmitResult::Status::processed, *shared, {}});
       });
 }
 

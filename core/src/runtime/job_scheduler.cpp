@@ -1,5 +1,7 @@
 #include "runtime/job_scheduler.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 
 #include <spdlog/spdlog.h>
@@ -137,6 +139,7 @@ bool JobScheduler::run_due() {
 }
 
 void JobScheduler::loop() {
+  pthread_setname_np(pthread_self(), "vb-scheduler");
   for (;;) {
     bool again = false;
     try {

@@ -4,16 +4,14 @@
 #include <thread>
 
 #include <spdlog/spdlog.h>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include "directory/sqlite_directory.hpp"
 #include "http/http_client.hpp"
 #include "http/http_server.hpp"
 #include "loader/module_loader.hpp"
+#include "pipeline/deadlines.hpp"
 #include "pipeline/event_bus.hpp"
 #include "runtime/contexts.hpp"
 #include "runtime/core_commands.hpp"
@@ -55,11 +53,7 @@ struct Runtime::Impl {
   pipeline::CommandRouter router;
   std::unique_ptr<TokenStore> tokens;
   std::unique_ptr<JobScheduler> scheduler;
-  // Handler deadlines live on their own thread so that hung handlers cannot
-  // starve the timers that answer for them.
-  asio::io_context timers;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> timers_guard;
-  std::thread timers_thread;
+  std::unique_ptr<pipeline::Deadlines> deadlines;
   std::unique_ptr<asio::thread_pool> workers;
   std::unique_ptr<MessengerImpl> messenger;
   std::unique_ptr<pipeline::Pipeline> pipeline;
@@ -96,11 +90,7 @@ struct Runtime::Impl {
   }
 
   std::function<void()> after(std::chrono::milliseconds delay, std::function<void()> fn) {
-    auto timer = std::make_shared<asio::steady_timer>(timers, delay);
-    timer->async_wait([timer, fn = std::move(fn)](const boost::system::error_code& ec) {
-      if (!ec) fn();
-    });
-    return [this, timer] { asio::post(timers, [timer] { timer->cancel(); }); };
+    return deadlines->after(delay, std::move(fn));
   }
 
   void configure_modules();
@@ -259,9 +249,7 @@ void Runtime::Impl::stop_all() {
     std::lock_guard lock(workers_mutex);
     workers.reset();
   }
-  timers_guard.reset();
-  timers.stop();
-  if (timers_thread.joinable()) timers_thread.join();
+  if (deadlines) deadlines->stop();
   core_registrations.clear();
   // Instances before contexts, contexts before libraries (LoadedPlugin's member order).
   for (auto it = plugins.rbegin(); it != plugins.rend(); ++it) it->instance.reset();
@@ -298,8 +286,7 @@ void Runtime::start() {
     d.tokens = std::make_unique<TokenStore>(*d.storage);
     d.scheduler = std::make_unique<JobScheduler>(*d.storage);
     d.workers = std::make_unique<asio::thread_pool>(static_cast<std::size_t>(d.cfg.pipeline.workers));
-    d.timers_guard.emplace(d.timers.get_executor());
-    d.timers_thread = std::thread([&d] { d.timers.run(); });
+    d.deadlines = std::make_unique<pipeline::Deadlines>();
     d.messenger = std::make_unique<MessengerImpl>(*d.storage, *d.directory, d.metrics,
                                                   [&d](std::function<void()> fn) { d.run_blocking(std::move(fn)); });
     d.pipeline = std::make_unique<pipeline::Pipeline>(pipeline::PipelineDeps{

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <pthread.h>
+
 #include <future>
 #include <utility>
 
@@ -51,13 +53,18 @@ std::uint64_t SqliteStorage::commits() const {
 }
 
 void SqliteStorage::write_async(std::function<void(Session&)> work, std::function<void(std::exception_ptr)> done) {
+  write_async_pipelined(std::move(work), nullptr, std::move(done));
+}
+
+void SqliteStorage::write_async_pipelined(std::function<void(Session&)> work, std::function<void()> executed,
+                                          std::function<void(std::exception_ptr)> done) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) {
       if (done) done(std::make_exception_ptr(StorageError("storage is closed")));
       return;
     }
-    queue_.push_back(Job{std::move(work), std::move(done)});
+    queue_.push_back(Job{std::move(work), std::move(executed), std::move(done)});
   }
   wake_.notify_one();
 }
@@ -89,6 +96,7 @@ void SqliteStorage::write_sync(const std::function<void(Session&)>& work) {
 }
 
 void SqliteStorage::writer_loop() {
+  pthread_setname_np(pthread_self(), "vb-writer");
   std::deque<Job> batch;
   for (;;) {
     {
@@ -110,20 +118,27 @@ void SqliteStorage::run_batch(std::deque<Job>& batch) {
   std::vector<std::exception_ptr> results(batch.size());
   std::exception_ptr batch_error;
   try {
-    writer_->exec_script("BEGIN IMMEDIATE;");
+    writer_->execute("BEGIN IMMEDIATE", {});
   } catch (...) {
     batch_error = std::current_exception();
   }
   if (!batch_error) {
     for (std::size_t i = 0; i < batch.size(); ++i) {
       try {
-        writer_->exec_script("SAVEPOINT job;");
+        writer_->execute("SAVEPOINT job", {});
         try {
           batch[i].work(*writer_);
-          writer_->exec_script("RELEASE job;");
+          writer_->execute("RELEASE job", {});
+          if (batch[i].executed) {
+            try {
+              batch[i].executed();
+            } catch (...) {  // a continuation must not abort the batch
+            }
+          }
         } catch (...) {
           results[i] = std::current_exception();
-          writer_->exec_script("ROLLBACK TO job; RELEASE job;");
+          writer_->execute("ROLLBACK TO job", {});
+          writer_->execute("RELEASE job", {});
         }
       } catch (...) {
         // The savepoint machinery itself failed: the transaction is unusable.
@@ -135,7 +150,7 @@ void SqliteStorage::run_batch(std::deque<Job>& batch) {
       if (batch_error) {
         writer_->exec_script("ROLLBACK;");
       } else {
-        writer_->exec_script("COMMIT;");
+        writer_->execute("COMMIT", {});
       }
     } catch (...) {
       if (!batch_error) batch_error = std::current_exception();
@@ -179,18 +194,18 @@ void SqliteStorage::return_reader(std::unique_ptr<Connection> c) {
 
 void SqliteStorage::read_sync(const std::function<void(Session&)>& work) {
   auto reader = take_reader();
-  reader->exec_script("BEGIN;");
+  reader->execute("BEGIN", {});
   try {
     work(*reader);
   } catch (...) {
     try {
-      reader->exec_script("ROLLBACK;");
+      reader->execute("ROLLBACK", {});
       return_reader(std::move(reader));
     } catch (...) {  // drop a broken connection
     }
     throw;
   }
-  reader->exec_script("COMMIT;");
+  reader->execute("COMMIT", {});
   return_reader(std::move(reader));
 }
 

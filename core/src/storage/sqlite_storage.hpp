@@ -38,6 +38,8 @@ class SqliteStorage final : public Storage {
   void migrate(std::string_view module, const std::vector<Migration>& migrations) override;
   void write_sync(const std::function<void(Session&)>& work) override;
   void write_async(std::function<void(Session&)> work, std::function<void(std::exception_ptr)> done) override;
+  void write_async_pipelined(std::function<void(Session&)> work, std::function<void()> executed,
+                             std::function<void(std::exception_ptr)> done) override;
   void read_sync(const std::function<void(Session&)>& work) override;
 
   // The version of a module's schema in the database (0 if none).
@@ -51,6 +53,7 @@ class SqliteStorage final : public Storage {
  private:
   struct Job {
     std::function<void(Session&)> work;
+    std::function<void()> executed;
     std::function<void(std::exception_ptr)> done;
   };
   void writer_loop();
