@@ -30,6 +30,7 @@ BARE_PID=""
 VILLAGEBOT_PID=""  # set only when this script starts villagebot itself
 START_MS=""
 IDLE_RSS_KB=""
+CPU_US_PER_REQUEST=""
 WORK_DIR=""
 
 usage() {
@@ -142,12 +143,13 @@ start_villagebot() {
   cat >"${config}" <<TOML
 [server]
 listen = "127.0.0.1:0"
-threads = 2
+threads = ${BENCH_NET_THREADS:-2}
 [storage]
 path = "${WORK_DIR}/bench.db"
 synchronous = "${BENCH_SYNC:-full}"
 [pipeline]
 rate_limit_messages = 0
+workers = ${BENCH_WORKERS:-2}
 [plugins]
 dir = "${BUILD_DIR}/plugins"
 enabled = ["test_echo"]
@@ -167,6 +169,11 @@ TOML
   sleep 1
   IDLE_RSS_KB=$(awk '/^VmRSS/ { print $2 }' "/proc/${VILLAGEBOT_PID}/status")
   VILLAGEBOT_URL="${line#*listening on }${HOOK_PATH}"
+}
+
+# utime + stime of a process, in clock ticks.
+process_cpu_ticks() {
+  awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
 
 # Runs the load generator against URL and writes its key=value figures to OUT.
@@ -222,13 +229,23 @@ main() {
   stop_bare_server
 
   echo "measuring villagebot at ${VILLAGEBOT_URL} (${CONNECTIONS} connections, ${DURATION} s)" >&2
+  local cpu_before=""
+  [[ -n "${VILLAGEBOT_PID}" ]] && cpu_before=$(process_cpu_ticks "${VILLAGEBOT_PID}")
   measure "${VILLAGEBOT_URL}" "${WORK_DIR}/villagebot.txt" "$((n_start + 100000000))"
+  if [[ -n "${cpu_before}" ]]; then
+    local ticks=$(($(process_cpu_ticks "${VILLAGEBOT_PID}") - cpu_before)) hz
+    hz=$(getconf CLK_TCK)
+    # Includes the warm-up requests, which the load generator does not count.
+    CPU_US_PER_REQUEST=$(awk -v t="${ticks}" -v hz="${hz}" -v n="$(figure requests "${WORK_DIR}/villagebot.txt")" \
+      -v d="${DURATION}" -v w="${WARMUP}" 'BEGIN { if (n > 0) printf "%.0f", t / hz * 1e6 / (n * (d + w) / d) }')
+  fi
 
   print_table "${WORK_DIR}/villagebot.txt" "${WORK_DIR}/bare.txt"
   if [[ -n "${START_MS:-}" ]]; then
     echo
     echo "start to ready (process start to listening, test_echo loaded): ${START_MS} ms"
     echo "idle RSS after start: $((IDLE_RSS_KB / 1024)) MB (${IDLE_RSS_KB} kB)"
+    echo "villagebot CPU per request (user + system, all threads): ${CPU_US_PER_REQUEST:-?} µs"
   fi
 
   local non2xx errors

@@ -43,7 +43,8 @@ TEST(Process, TheSameMessageIdIsProcessedOnceAcrossARestart) {
     ASSERT_GT(port, 0);
     EXPECT_EQ(post(port, message("restart-1", "回声 一")).status, 200);
     server.signal(SIGTERM);
-    EXPECT_EQ(server.wait().exit_code, 0);
+    const auto r = server.wait();
+    EXPECT_EQ(r.exit_code, 0) << r.err;
   }
   {
     Child server(v.serve_args());
@@ -51,7 +52,8 @@ TEST(Process, TheSameMessageIdIsProcessedOnceAcrossARestart) {
     const auto r = post(port, message("restart-1", "回声 一"));
     EXPECT_THAT(r.body, HasSubstr("\"duplicate\":true"));
     server.signal(SIGTERM);
-    EXPECT_EQ(server.wait().exit_code, 0);
+    const auto exit = server.wait();
+    EXPECT_EQ(exit.exit_code, 0) << exit.err;
   }
   EXPECT_EQ(count(v.db, "SELECT COUNT(*) FROM core_messages WHERE direction='in' AND message_id='restart-1'"), 1);
   EXPECT_EQ(count(v.db, "SELECT COUNT(*) FROM test_echo_log"), 1);

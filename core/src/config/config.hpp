@@ -29,7 +29,7 @@ struct StorageConfig {
 };
 
 struct PipelineConfig {
-  int workers = 4;
+  int workers = 2;  // about one per core: more threads only add context switches
   std::chrono::milliseconds handler_timeout{5000};
   int rate_limit_messages = 10;  // per sender per window; 0 disables
   std::chrono::seconds rate_limit_window{60};

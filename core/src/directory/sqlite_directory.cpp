@@ -58,24 +58,47 @@ std::optional<Person> SqliteDirectory::person(std::int64_t id) {
   });
 }
 
-std::optional<Person> SqliteDirectory::find_by_phone(std::string_view phone) {
-  auto e164 = text::normalise_phone(phone);
-  if (!e164) return std::nullopt;
+std::optional<Person> SqliteDirectory::lookup_uncached(std::string_view kind, std::string_view address) {
   return storage_.read([&](Session& s) -> std::optional<Person> {
-    auto v = load(s, "WHERE p.phone = ?", {*e164});
+    auto v = kind == "phone"
+                 ? load(s, "WHERE p.phone = ?", {std::string(address)})
+                 : load(s, "WHERE p.id = (SELECT person_id FROM core_identities WHERE kind = ? AND external_id = ?)",
+                        {std::string(kind), std::string(address)});
     if (v.empty()) return std::nullopt;
     return v.front();
   });
 }
 
 std::optional<Person> SqliteDirectory::find_by_identity(std::string_view kind, std::string_view external_id) {
-  if (kind == "phone") return find_by_phone(external_id);
-  return storage_.read([&](Session& s) -> std::optional<Person> {
-    auto v = load(s, "WHERE p.id = (SELECT person_id FROM core_identities WHERE kind = ? AND external_id = ?)",
-                  {std::string(kind), std::string(external_id)});
-    if (v.empty()) return std::nullopt;
-    return v.front();
-  });
+  std::string address(external_id);
+  if (kind == "phone") {
+    auto e164 = text::normalise_phone(external_id);
+    if (!e164) return std::nullopt;
+    address = *e164;
+  }
+  std::string key(kind);
+  key += '\n';
+  key += address;
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(cache_mutex_);
+    auto it = cache_.find(key);
+    if (it != cache_.end() && it->second.expires > now) return it->second.person;
+  }
+  auto found = lookup_uncached(kind, address);
+  std::lock_guard lock(cache_mutex_);
+  if (cache_.size() > 20000) cache_.clear();  // bounded: a flood of strangers cannot grow it
+  cache_[key] = Cached{found, now + kCacheTtl};
+  return found;
+}
+
+std::optional<Person> SqliteDirectory::find_by_phone(std::string_view phone) {
+  return find_by_identity("phone", phone);
+}
+
+void SqliteDirectory::invalidate() {
+  std::lock_guard lock(cache_mutex_);
+  cache_.clear();
 }
 
 std::optional<std::string> SqliteDirectory::identity_of(std::int64_t person_id, std::string_view kind) {
@@ -117,6 +140,7 @@ void SqliteDirectory::set_opted_out(std::int64_t person_id, bool opted_out) {
     s.execute("UPDATE core_persons SET opted_out = ?, updated_at = ? WHERE id = ?",
               {std::int64_t{opted_out ? 1 : 0}, static_cast<std::int64_t>(now), person_id});
   });
+  invalidate();
 }
 
 }  // namespace villagebot::directory

@@ -1,12 +1,22 @@
 #pragma once
+#include <chrono>
+#include <mutex>
+#include <unordered_map>
+
 #include "villagebot/directory.hpp"
 #include "villagebot/storage.hpp"
 
 namespace villagebot::directory {
 
+// Sender lookups (every inbound message) are cached for a short time: a
+// change made elsewhere (an import by the CLI) is seen within kCacheTtl;
+// changes made through this object are seen at once.
 class SqliteDirectory final : public Directory {
  public:
+  static constexpr std::chrono::milliseconds kCacheTtl{2000};
   explicit SqliteDirectory(Storage& storage) : storage_(storage) {}
+  // Forget cached lookups (after the directory was changed in this process).
+  void invalidate();
   std::optional<Person> person(std::int64_t id) override;
   std::optional<Person> find_by_phone(std::string_view phone) override;
   std::optional<Person> find_by_identity(std::string_view kind, std::string_view external_id) override;
@@ -18,7 +28,14 @@ class SqliteDirectory final : public Directory {
 
  private:
   std::vector<Person> load(Session& s, std::string_view where, const std::vector<Value>& params);
+  std::optional<Person> lookup_uncached(std::string_view kind, std::string_view address);
+  struct Cached {
+    std::optional<Person> person;
+    std::chrono::steady_clock::time_point expires;
+  };
   Storage& storage_;
+  std::mutex cache_mutex_;
+  std::unordered_map<std::string, Cached> cache_;
 };
 
 }  // namespace villagebot::directory

@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -144,10 +145,25 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
   }
 
+  // Answers an error and closes. The client may still be sending (a body
+  // that is too large): stop writing, then read and drop what it sends for a
+  // moment before closing, so that it can read the answer instead of
+  // getting a broken pipe (a lingering close, as nginx does).
   asio::awaitable<void> write_error(Connection& c, int status, std::string_view code, std::string_view message) {
     auto res = to_beast(HttpResponse::error(status, code, message), 11, false);
     c.stream.expires_after(cfg.body_timeout);
-    co_await bhttp::async_write(c.stream, res, kUse);
+    auto [wec, wn] = co_await bhttp::async_write(c.stream, res, kUse);
+    if (wec) co_return;
+    beast::error_code ec;
+    c.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    std::array<char, 16384> sink{};
+    std::size_t drained = 0;
+    c.stream.expires_after(std::chrono::seconds(2));
+    while (drained < 64 * 1024 * 1024) {
+      auto [rec, n] = co_await c.stream.async_read_some(asio::buffer(sink), kUse);
+      if (rec) break;
+      drained += n;
+    }
   }
 
   asio::awaitable<void> session(std::shared_ptr<Connection> c) {
