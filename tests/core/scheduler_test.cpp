@@ -18,6 +18,7 @@
 
 #include "storage/core_schema.hpp"
 #include "storage/sqlite_storage.hpp"
+#include "temp_dir.hpp"
 
 namespace villagebot::runtime {
 namespace {
@@ -28,24 +29,7 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using Clock = Scheduler::Clock;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "villagebot-scheduler-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using testkit::TempDir;
 
 // The scheduler's clock, moved by the test.
 class FakeClock {

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 
 #include "storage/core_schema.hpp"
+#include "temp_dir.hpp"
 
 namespace villagebot::storage {
 namespace {
@@ -30,24 +31,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "villagebot-storage-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using testkit::TempDir;
 
 // Counts finished jobs; waits with a deadline instead of sleeping.
 class Countdown {
