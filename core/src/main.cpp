@@ -230,6 +230,7 @@ int main(int argc, char** argv) {
     }
     runtime::RuntimeOptions options;
     options.serve_http = false;
+    options.recover = false;
     options.extra_adapters.push_back(config::synthetic_adapter(
         *cfg, "console", "console", {{"as", as_phone}, {"prompt", isatty(STDIN_FILENO) ? "true" : "false"}}));
     if (cfg->log_level == "info") cfg->log_level = "warn";  // keep the conversation readable

@@ -181,6 +181,23 @@ TEST(Process, ChatTalksToTheBotLikeAVillager) {
   EXPECT_EQ(count(v.db, "SELECT COUNT(*) FROM core_messages WHERE adapter_id='console' AND direction='in'"), 2);
 }
 
+TEST(Process, ChatBesideARunningServerLeavesTheServersMessagesAlone) {
+  ProcessVillage v({"test_echo"});
+  {
+    // A message the server has accepted and is still working on.
+    storage::SqliteStorage db(v.db.string());
+    db.write([](Session& s) {
+      s.execute(
+          "INSERT INTO core_messages(direction, adapter_id, message_id, address, text, status, created_at, "
+          "updated_at) VALUES('in', 'generic', 'server-busy', '13800000001', '回声 服务器的', 'accepted', 1, 1)");
+    });
+  }
+  const auto r = run({VILLAGEBOT_EXE, "chat", "--as", "13800000001", "--config", v.config.string()}, "回声 我的\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "我的\n") << "exactly the chat's own answer";
+  EXPECT_EQ(count(v.db, "SELECT COUNT(*) FROM core_messages WHERE message_id='server-busy' AND status='accepted'"), 1);
+}
+
 TEST(Process, VersionAndHelp) {
   const auto version = run({VILLAGEBOT_EXE, "--version"});
   EXPECT_EQ(version.exit_code, 0);

@@ -234,7 +234,7 @@ Replies Pipeline::route(const InboundMessage& message, std::int64_t& person_id) 
   return match->entry->spec.handler(request);
 }
 
-std::size_t Pipeline::recover() {
+std::size_t Pipeline::recover(std::int64_t before_ms) {
   struct Pending {
     std::int64_t id;
     InboundMessage message;
@@ -243,7 +243,8 @@ std::size_t Pipeline::recover() {
   deps_.storage.read([&](Session& s) {
     for (const auto& row : s.query("SELECT id, adapter_id, COALESCE(message_id, ''), channel, identity_kind, address, "
                                    "chat_id, text, created_at FROM core_messages WHERE direction = 'in' AND "
-                                   "status = 'accepted' ORDER BY id")) {
+                                   "status = 'accepted' AND created_at < ? ORDER BY id",
+                                   {before_ms})) {
       InboundMessage m;
       m.adapter_id = row.text(1);
       m.message_id = row.text(2);

@@ -32,9 +32,10 @@ class Pipeline {
  public:
   explicit Pipeline(PipelineDeps deps);
   void submit(InboundMessage message, std::function<void(SubmitResult)> done);
-  // Answers messages that were accepted but not processed before a crash;
-  // their replies go out through the messenger. Returns how many.
-  std::size_t recover();
+  // Answers messages that were accepted before `before_ms` (this process's
+  // start) but not processed (a crash); their replies go out through the
+  // messenger. Messages accepted since are this process's own. Returns how many.
+  std::size_t recover(std::int64_t before_ms);
   // What the pipeline answers this sender for this text, without storing it.
   Replies route(const InboundMessage& message, std::int64_t& person_id);
 

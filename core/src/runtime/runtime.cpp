@@ -281,6 +281,9 @@ void Runtime::start() {
   }
   try {
     const auto started = std::chrono::steady_clock::now();
+    const auto started_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     d.storage = open_storage(d.cfg);
     d.directory = std::make_unique<directory::SqliteDirectory>(*d.storage);
     d.tokens = std::make_unique<TokenStore>(*d.storage);
@@ -302,7 +305,7 @@ void Runtime::start() {
     d.start_modules();
     d.register_core_routes();
     d.scheduler->start();
-    d.pipeline->recover();
+    if (d.options.recover) d.pipeline->recover(started_ms);
     if (d.options.serve_http) {
       d.server = std::make_unique<http::HttpServer>(
           d.cfg.server, d.routes, d.metrics,

@@ -31,6 +31,9 @@ class TokenStore;
 
 struct RuntimeOptions {
   bool serve_http = true;
+  // Answer messages a crash left unanswered. Only the server does: `villagebot
+  // chat` next to a running server must not take over the server's messages.
+  bool recover = true;
   // Appended to the config's adapters (`villagebot chat` adds the console).
   std::vector<config::AdapterEntry> extra_adapters;
 };
