@@ -41,6 +41,14 @@ struct Pipeline::InFlight {
   std::atomic<bool> finished{false};   // the handler's result or the timeout, whichever came first
   std::atomic<bool> responded{false};  // done() was called
   bool accept_failed = false;          // writer thread only: the accepting commit failed
+  // The answer goes out when both the handler's replies and the accepting
+  // commit are there, whichever comes last.
+  std::atomic<int> parts_missing{2};
+  Replies replies;  // written once, before its part is counted
+
+  void part_done() {
+    if (parts_missing.fetch_sub(1) == 1) respond(SubmitResult{SubmitResult::Status::processed, replies, {}});
+  }
 
   void respond(SubmitResult result) {
     if (!responded.exchange(true) && done) done(std::move(result));
@@ -113,14 +121,16 @@ void Pipeline::submit(InboundMessage message, std::function<void(SubmitResult)> 
           } catch (const std::exception& e) {
             spdlog::error("cannot store an inbound message from {}: {}", job->message.adapter_id, e.what());
           }
-          // Already being processed: finish() sees the flag and reports it.
-          if (outcome->started) {
-            job->accept_failed = true;
-            return;
-          }
+          // Already being processed: its replies must not be logged, and the
+          // sender must retry.
+          if (outcome->started) job->accept_failed = true;
           count("unavailable");
           job->respond(
               SubmitResult{SubmitResult::Status::unavailable, {}, "the message could not be stored; retry later"});
+          return;
+        }
+        if (outcome->started) {
+          job->part_done();  // durable: the answer may go out once the handler is done
           return;
         }
         if (outcome->duplicate) {
@@ -164,30 +174,21 @@ void Pipeline::process(std::shared_ptr<InFlight> job) {
 }
 
 void Pipeline::finish(const std::shared_ptr<InFlight>& job, Replies replies, std::string_view status) {
-  auto shared = std::make_shared<Replies>(std::move(replies));
-  // This job runs in a later batch than the accepting one, so by the time it
-  // executes the message itself is committed: the answer may go out before
-  // this batch's own fsync. If power fails in between, the message is still
-  // 'accepted' and is answered again after the restart: nothing is lost.
-  deps_.storage.write_async_pipelined(
-      [job, shared, status = std::string(status)](Session& s) {
-        if (job->accept_failed) throw StorageError("the message could not be stored");
-        message_log::insert_replies(s, job->log_id, job->message, job->person_id, *shared);
+  job->replies = replies;
+  // The replies are logged in a later batch than the accepting one, after the
+  // answer went out: the answer waits only for the accepting commit. If power
+  // fails before this batch commits, the message is still 'accepted' and is
+  // answered again after the restart: nothing is lost.
+  deps_.storage.write_async(
+      [job, replies = std::move(replies), status = std::string(status)](Session& s) {
+        if (job->accept_failed) return;  // the message itself was not stored
+        message_log::insert_replies(s, job->log_id, job->message, job->person_id, replies);
         message_log::set_inbound_status(s, job->log_id, status, job->person_id);
       },
-      [job, shared] {
-        job->respond(SubmitResult{SubmitResult::Status::processed, *shared, {}});
-      },
-      [job, shared](const std::exception_ptr& error) {
-        if (!error) return;
-        if (job->accept_failed) {
-          job->respond(
-              SubmitResult{SubmitResult::Status::unavailable, {}, "the message could not be stored; retry later"});
-          return;
-        }
-        spdlog::error("replies to a message on {} could not be logged", job->message.adapter_id);
-        job->respond(SubmitResult{SubmitResult::Status::processed, *shared, {}});
+      [job](const std::exception_ptr& error) {
+        if (error) spdlog::error("replies to a message on {} could not be logged", job->message.adapter_id);
       });
+  job->part_done();
 }
 
 Replies Pipeline::route(const InboundMessage& message, std::int64_t& person_id) {
@@ -261,6 +262,7 @@ std::size_t Pipeline::recover(std::int64_t before_ms) {
     auto job = std::make_shared<InFlight>();
     job->message = p.message;
     job->log_id = p.id;
+    job->parts_missing = 1;  // accepted long ago: only the handler is missing
     // The original caller is gone: answer through the adapter's own channel.
     job->done = [this, m = p.message](const SubmitResult& result) {
       for (const auto& r : result.replies) {
