@@ -56,7 +56,8 @@ BeastResponse to_beast(const HttpResponse& r, unsigned version, bool keep_alive)
 // every copy of the responder is dropped unanswered, the client still gets 500.
 template <class Handler>
 struct PendingResponse {
-  PendingResponse(Handler&& h, asio::any_io_executor e) : handler(std::move(h)), executor(std::move(e)) {}
+  PendingResponse(Handler&& h, asio::any_io_executor e, std::shared_ptr<void> server)
+      : keep_alive(std::move(server)), handler(std::move(h)), executor(std::move(e)) {}
   ~PendingResponse() {
     if (!done) complete(HttpResponse::error(500, "no_response", "the handler did not answer"));
   }
@@ -66,6 +67,10 @@ struct PendingResponse {
     if (std::exchange(done, true)) return;
     asio::post(executor, [h = std::move(handler), r = std::move(response)]() mutable { std::move(h)(std::move(r)); });
   }
+  // First member, so destroyed last: a handler may answer (or drop its
+  // responder) after the server has shut down, on a worker or the writer
+  // thread; the strand in `executor` must not outlive its io_context.
+  std::shared_ptr<void> keep_alive;
   Handler handler;
   asio::any_io_executor executor;
   bool done = false;
@@ -268,7 +273,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         [self, route, shared_request](auto handler) {
           auto ex = asio::get_associated_executor(handler);
           using Pending = PendingResponse<decltype(handler)>;
-          auto pending = std::make_shared<Pending>(std::move(handler), ex);
+          auto pending = std::make_shared<Pending>(std::move(handler), ex, self);
           auto work = [self, route, shared_request, pending] {
             HttpRequest& r = *shared_request;
             Responder respond = [pending](HttpResponse resp) { pending->complete(std::move(resp)); };
