@@ -250,6 +250,8 @@ void Runtime::Impl::stop_all() {
     workers.reset();
   }
   if (deadlines) deadlines->stop();
+  // Drain the writer while the pipeline its callbacks refer to still exists.
+  if (auto* sqlite = dynamic_cast<storage::SqliteStorage*>(storage.get())) sqlite->close();
   core_registrations.clear();
   // Instances before contexts, contexts before libraries (LoadedPlugin's member order).
   for (auto it = plugins.rbegin(); it != plugins.rend(); ++it) it->instance.reset();
