@@ -93,6 +93,24 @@ struct Runtime::Impl {
     return deadlines->after(delay, std::move(fn));
   }
 
+  // The /healthz document: database, every plugin and adapter, overall status.
+  nlohmann::json health() {
+    nlohmann::json body{{"plugins", nlohmann::json::object()}, {"adapters", nlohmann::json::object()}};
+    bool db_ok = true;
+    try {
+      storage->read([](Session& s) { s.query("SELECT 1"); });
+      body["database"] = {{"state", "ok"}};
+    } catch (const std::exception& e) {
+      db_ok = false;
+      body["database"] = {{"state", "error"}, {"error", e.what()}};
+    }
+    for (auto& p : plugins) body["plugins"][p.name] = p.instance->health();
+    for (auto& a : adapters) body["adapters"][a.id] = a.loaded.instance->health();
+    body["status"] = db_ok ? "ok" : "degraded";
+    body["version"] = VILLAGEBOT_VERSION;
+    return body;
+  }
+
   void configure_modules();
   void start_modules();
   void register_core_routes();
@@ -187,22 +205,8 @@ void Runtime::Impl::register_core_routes() {
   add(
       "GET", "/healthz", "Health of the database, plugins and adapters",
       [this](const HttpRequest&, const Responder& respond) {
-        nlohmann::json body;
-        bool db_ok = true;
-        try {
-          storage->read([](Session& s) { s.query("SELECT 1"); });
-        } catch (const std::exception& e) {
-          db_ok = false;
-          body["database"] = {{"state", "error"}, {"error", e.what()}};
-        }
-        if (db_ok) body["database"] = {{"state", "ok"}};
-        for (auto& p : plugins) body["plugins"][p.name] = p.instance->health();
-        for (auto& a : adapters) body["adapters"][a.id] = a.loaded.instance->health();
-        if (!body.contains("plugins")) body["plugins"] = nlohmann::json::object();
-        if (!body.contains("adapters")) body["adapters"] = nlohmann::json::object();
-        body["status"] = db_ok ? "ok" : "degraded";
-        body["version"] = VILLAGEBOT_VERSION;
-        respond(HttpResponse::json(db_ok ? 200 : 503, body));
+        auto body = health();
+        respond(HttpResponse::json(body["status"] == "ok" ? 200 : 503, body));
       },
       true);
   add(
@@ -374,10 +378,7 @@ TokenStore& Runtime::tokens() {
 }
 
 nlohmann::json Runtime::health() {
-  nlohmann::json out;
-  for (auto& p : impl_->plugins) out["plugins"][p.name] = p.instance->health();
-  for (auto& a : impl_->adapters) out["adapters"][a.id] = a.loaded.instance->health();
-  return out;
+  return impl_->health();
 }
 
 }  // namespace villagebot::runtime
