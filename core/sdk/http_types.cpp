@@ -66,6 +66,11 @@ std::string HttpRequest::query_param(std::string_view name) const {
   return {};
 }
 
+std::string HttpRequest::path_param(std::string_view name) const {
+  const auto it = path_params.find(std::string(name));
+  return it == path_params.end() ? std::string() : it->second;
+}
+
 HttpResponse HttpResponse::json(int status, const nlohmann::json& body) {
   HttpResponse r;
   r.status = status;

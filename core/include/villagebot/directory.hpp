@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "villagebot/i18n.hpp"
 
 namespace villagebot {
@@ -34,6 +36,7 @@ struct Person {
   std::vector<std::string> roles;
   Lang lang = Lang::zh;
   bool opted_out = false;
+  std::string channel_preference;  // "" (any), sms, wecom, dingtalk, feishu, telegram, slack
 
   [[nodiscard]] bool has_role(std::string_view r) const {
     for (const auto& mine : roles)
@@ -50,6 +53,36 @@ struct OrgUnit {
   std::int64_t responsible_person_id = 0;
 };
 
+struct Household {
+  std::int64_t id = 0;
+  std::string code;  // 户号
+  std::string head_name;
+  std::int64_t org_unit_id = 0;
+  std::int64_t central_household_id = 0;  // 0: not linked (一户十联)
+};
+
+// Who something is for. Everything listed is united; then only persons with
+// one of `only_roles` are kept (when given); then the exclusions are taken out.
+//   一组's party members, not the cadres: {.org_units={一组}, .only_roles={"party_member"}, .exclude_roles={"cadre"}}
+struct Audience {
+  bool everyone = false;
+  std::vector<std::int64_t> org_units;           // each unit with its whole subtree
+  std::vector<std::string> roles;                // everyone holding one of these
+  std::vector<std::int64_t> households;          // every member
+  std::vector<std::int64_t> central_households;  // the central household and the households linked to it
+  std::vector<std::int64_t> persons;
+  std::vector<std::string> only_roles;
+  std::vector<std::int64_t> exclude_org_units;  // subtrees
+  std::vector<std::string> exclude_roles;
+  std::vector<std::int64_t> exclude_households;
+  std::vector<std::int64_t> exclude_persons;
+
+  [[nodiscard]] bool empty() const {
+    return !everyone && org_units.empty() && roles.empty() && households.empty() && central_households.empty() &&
+           persons.empty();
+  }
+};
+
 // Read access to the directory for plugins and the pipeline.
 class Directory {
  public:
@@ -62,8 +95,24 @@ class Directory {
   [[nodiscard]] virtual std::vector<Person> with_role(std::string_view role) = 0;
   [[nodiscard]] virtual std::vector<Person> household_members(std::int64_t household_id) = 0;
   [[nodiscard]] virtual std::optional<OrgUnit> org_unit(std::int64_t id) = 0;
+  [[nodiscard]] virtual std::optional<OrgUnit> org_unit_by_path(std::string_view path) = 0;  // "" is the root
+  // The units this person answers for (四包一联); a cadre's scope.
+  [[nodiscard]] virtual std::vector<OrgUnit> units_responsible_for(std::int64_t person_id) = 0;
+  [[nodiscard]] virtual std::optional<Household> household(std::int64_t id) = 0;
+  [[nodiscard]] virtual std::optional<Household> household_by_code(std::string_view code) = 0;
+  // The ids of the persons in an audience, ascending, each once. 100,000 in well under a second.
+  [[nodiscard]] virtual std::vector<std::int64_t> resolve(const Audience& audience) = 0;
+  // The persons with these ids (unknown ids are skipped), in the order given.
+  [[nodiscard]] virtual std::vector<Person> persons(const std::vector<std::int64_t>& ids) = 0;
   // Persist the person's opt-out of non-essential SMS (退订 / 订阅).
   virtual void set_opted_out(std::int64_t person_id, bool opted_out) = 0;
 };
+
+// An audience as JSON (stored by plugins, sent by the API):
+// {"everyone":false,"org_units":[1],"roles":["cadre"],"households":[],"central_households":[],
+//  "persons":[],"only_roles":[],"exclude":{"org_units":[],"roles":[],"households":[],"persons":[]}}
+// from_json throws std::invalid_argument naming the bad field.
+nlohmann::json audience_to_json(const Audience& audience);
+Audience audience_from_json(const nlohmann::json& json);
 
 }  // namespace villagebot

@@ -1,5 +1,7 @@
 #pragma once
 #include <functional>
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -20,14 +22,17 @@ struct HttpRequest {
   std::string path;
   std::string query;
   std::string route_suffix;                    // the path after the route's prefix
+  std::map<std::string, std::string> path_params;  // {name} segments of the route's path, decoded
   std::map<std::string, std::string> headers;  // names in lower case
   std::string body;
   std::string remote_address;
   std::string principal;       // API token name, when authenticated
   std::string principal_role;  // its role
+  std::int64_t principal_person_id = 0;  // the person the token acts for (a cadre's scope), 0: none
 
   [[nodiscard]] std::string header(std::string_view name) const;  // "" when absent; name any case
-  [[nodiscard]] std::string query_param(std::string_view name) const;
+  [[nodiscard]] std::string query_param(std::string_view name) const;  // percent-decoded; "" when absent
+  [[nodiscard]] std::string path_param(std::string_view name) const;   // "" when absent
 };
 
 struct HttpResponse {
@@ -46,16 +51,36 @@ using Responder = std::function<void(HttpResponse)>;
 // Handlers run on a worker thread and may block; call `respond` exactly once.
 using HttpHandler = std::function<void(const HttpRequest&, Responder respond)>;
 
+// For the OpenAPI document.
+struct ParamDoc {
+  std::string name;
+  std::string description;
+  std::string type = "string";  // string, integer, boolean
+  bool required = false;
+};
+
 struct RouteSpec {
   std::string method;              // GET, POST, PUT, DELETE
-  std::string path;                // for plugins relative to /api/v1/<plugin>/
+  // For plugins relative to /api/v1/<plugin>/. A segment {name} matches one
+  // path segment (HttpRequest::path_params); literal segments win over it.
+  std::string path;
   bool prefix = false;             // also match sub-paths (route_suffix holds the rest)
   std::vector<std::string> roles;  // API routes: token roles allowed (empty: any valid token)
   bool public_route = false;       // no token needed (webhooks verify their own signatures)
   // The handler never blocks (no database, no outbound I/O; it may submit()):
   // run it on the network thread and save a thread hop per request.
   bool non_blocking = false;
-  std::string summary;  // for the OpenAPI document
+  std::size_t max_body_bytes = 0;  // 0: the server's body_limit
+  // The OpenAPI document: every route has a summary; JSON Schemas as JSON text.
+  std::string summary;
+  std::string description;
+  std::string tag;
+  std::vector<ParamDoc> query_params;
+  std::string request_schema;  // "" when there is no body
+  std::string request_content_type = "application/json";
+  std::string response_schema;  // of the success response
+  std::string response_content_type = "application/json";
+  int success_status = 200;
   HttpHandler handler;
 };
 

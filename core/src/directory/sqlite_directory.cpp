@@ -1,7 +1,9 @@
 #include "directory/sqlite_directory.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "villagebot/text.hpp"
 
@@ -10,7 +12,7 @@ namespace villagebot::directory {
 namespace {
 constexpr std::string_view kSelect =
     "SELECT p.id, p.name, COALESCE(p.phone, ''), COALESCE(p.household_id, 0), COALESCE(h.code, ''), "
-    "COALESCE(p.org_unit_id, 0), p.lang, p.opted_out FROM core_persons p "
+    "COALESCE(p.org_unit_id, 0), p.lang, p.opted_out, p.channel_preference FROM core_persons p "
     "LEFT JOIN core_households h ON h.id = p.household_id ";
 }  // namespace
 
@@ -29,6 +31,7 @@ std::vector<Person> SqliteDirectory::load(Session& s, std::string_view where, co
     p.org_unit_id = row.integer(5);
     p.lang = parse_lang(row.text(6));
     p.opted_out = row.integer(7) != 0;
+    p.channel_preference = row.text(8);
     index[p.id] = people.size();
     people.push_back(std::move(p));
   }
@@ -131,6 +134,137 @@ std::optional<OrgUnit> SqliteDirectory::org_unit(std::int64_t id) {
     if (rows.empty()) return std::nullopt;
     return OrgUnit{rows[0].integer(0), rows[0].integer(1), rows[0].text(2), rows[0].text(3), rows[0].integer(4)};
   });
+}
+
+namespace {
+
+OrgUnit unit_from(const Row& r) {
+  return OrgUnit{r.integer(0), r.integer(1), r.text(2), r.text(3), r.integer(4)};
+}
+constexpr std::string_view kUnitSelect =
+    "SELECT id, COALESCE(parent_id, 0), name, path, COALESCE(responsible_person_id, 0) FROM core_org_units ";
+
+Household household_from(const Row& r) {
+  return Household{r.integer(0), r.text(1), r.text(2), r.integer(3), r.integer(4)};
+}
+constexpr std::string_view kHouseholdSelect =
+    "SELECT id, code, head_name, COALESCE(org_unit_id, 0), COALESCE(central_household_id, 0) FROM core_households ";
+
+template <typename T>
+std::string json_list(const std::vector<T>& v) {
+  return nlohmann::json(v).dump();
+}
+
+}  // namespace
+
+std::optional<OrgUnit> SqliteDirectory::org_unit_by_path(std::string_view path) {
+  return storage_.read([&](Session& s) -> std::optional<OrgUnit> {
+    auto rows = s.query(std::string(kUnitSelect) + "WHERE path = ?", {std::string(path)});
+    if (rows.empty()) return std::nullopt;
+    return unit_from(rows[0]);
+  });
+}
+
+std::vector<OrgUnit> SqliteDirectory::units_responsible_for(std::int64_t person_id) {
+  return storage_.read([&](Session& s) {
+    std::vector<OrgUnit> out;
+    for (const Row& r : s.query(std::string(kUnitSelect) + "WHERE responsible_person_id = ? ORDER BY path", {person_id}))
+      out.push_back(unit_from(r));
+    return out;
+  });
+}
+
+std::optional<Household> SqliteDirectory::household(std::int64_t id) {
+  return storage_.read([&](Session& s) -> std::optional<Household> {
+    auto rows = s.query(std::string(kHouseholdSelect) + "WHERE id = ?", {id});
+    if (rows.empty()) return std::nullopt;
+    return household_from(rows[0]);
+  });
+}
+
+std::optional<Household> SqliteDirectory::household_by_code(std::string_view code) {
+  return storage_.read([&](Session& s) -> std::optional<Household> {
+    auto rows = s.query(std::string(kHouseholdSelect) + "WHERE code = ?", {std::string(code)});
+    if (rows.empty()) return std::nullopt;
+    return household_from(rows[0]);
+  });
+}
+
+std::vector<std::int64_t> SqliteDirectory::resolve(const Audience& a) {
+  if (a.empty()) return {};
+  // One statement: lists travel as JSON arrays (json_each), so an audience of
+  // 100,000 explicit persons needs no 100,000 placeholders. NULL ids are
+  // COALESCEd: NOT (NULL IN ...) would drop a person without a unit.
+  std::vector<Value> params;
+  std::string sql =
+      "WITH RECURSIVE "
+      "inc(id) AS (SELECT value FROM json_each(?) UNION SELECT u.id FROM core_org_units u JOIN inc ON u.parent_id = "
+      "inc.id), "
+      "exc(id) AS (SELECT value FROM json_each(?) UNION SELECT u.id FROM core_org_units u JOIN exc ON u.parent_id = "
+      "exc.id) "
+      "SELECT p.id FROM core_persons p WHERE (";
+  params.emplace_back(json_list(a.org_units));
+  params.emplace_back(json_list(a.exclude_org_units));
+  std::vector<std::string> any;
+  if (a.everyone) any.emplace_back("1");
+  if (!a.org_units.empty()) any.emplace_back("COALESCE(p.org_unit_id, 0) IN (SELECT id FROM inc)");
+  if (!a.roles.empty()) {
+    any.emplace_back("p.id IN (SELECT person_id FROM core_person_roles WHERE role IN (SELECT value FROM json_each(?)))");
+    params.emplace_back(json_list(a.roles));
+  }
+  if (!a.households.empty()) {
+    any.emplace_back("COALESCE(p.household_id, 0) IN (SELECT value FROM json_each(?))");
+    params.emplace_back(json_list(a.households));
+  }
+  if (!a.central_households.empty()) {
+    any.emplace_back(
+        "COALESCE(p.household_id, 0) IN (SELECT id FROM core_households WHERE id IN (SELECT value FROM json_each(?)) "
+        "OR central_household_id IN (SELECT value FROM json_each(?)))");
+    params.emplace_back(json_list(a.central_households));
+    params.emplace_back(json_list(a.central_households));
+  }
+  if (!a.persons.empty()) {
+    any.emplace_back("p.id IN (SELECT value FROM json_each(?))");
+    params.emplace_back(json_list(a.persons));
+  }
+  for (std::size_t i = 0; i < any.size(); ++i) sql += (i ? " OR " : "") + any[i];
+  sql += ")";
+  if (!a.only_roles.empty()) {
+    sql += " AND p.id IN (SELECT person_id FROM core_person_roles WHERE role IN (SELECT value FROM json_each(?)))";
+    params.emplace_back(json_list(a.only_roles));
+  }
+  if (!a.exclude_org_units.empty()) sql += " AND COALESCE(p.org_unit_id, 0) NOT IN (SELECT id FROM exc)";
+  if (!a.exclude_roles.empty()) {
+    sql += " AND p.id NOT IN (SELECT person_id FROM core_person_roles WHERE role IN (SELECT value FROM json_each(?)))";
+    params.emplace_back(json_list(a.exclude_roles));
+  }
+  if (!a.exclude_households.empty()) {
+    sql += " AND COALESCE(p.household_id, 0) NOT IN (SELECT value FROM json_each(?))";
+    params.emplace_back(json_list(a.exclude_households));
+  }
+  if (!a.exclude_persons.empty()) {
+    sql += " AND p.id NOT IN (SELECT value FROM json_each(?))";
+    params.emplace_back(json_list(a.exclude_persons));
+  }
+  sql += " ORDER BY p.id";
+  return storage_.read([&](Session& s) {
+    std::vector<std::int64_t> ids;
+    for (const Row& r : s.query(sql, params)) ids.push_back(r.integer(0));
+    return ids;
+  });
+}
+
+std::vector<Person> SqliteDirectory::persons(const std::vector<std::int64_t>& ids) {
+  if (ids.empty()) return {};
+  auto loaded = storage_.read(
+      [&](Session& s) { return load(s, "WHERE p.id IN (SELECT value FROM json_each(?))", {json_list(ids)}); });
+  std::unordered_map<std::int64_t, std::size_t> at;
+  for (std::size_t i = 0; i < loaded.size(); ++i) at[loaded[i].id] = i;
+  std::vector<Person> out;
+  out.reserve(loaded.size());
+  for (std::int64_t id : ids)
+    if (auto it = at.find(id); it != at.end()) out.push_back(loaded[it->second]);
+  return out;
 }
 
 void SqliteDirectory::set_opted_out(std::int64_t person_id, bool opted_out) {

@@ -24,6 +24,12 @@ class SqliteDirectory final : public Directory {
   std::vector<Person> with_role(std::string_view role) override;
   std::vector<Person> household_members(std::int64_t household_id) override;
   std::optional<OrgUnit> org_unit(std::int64_t id) override;
+  std::optional<OrgUnit> org_unit_by_path(std::string_view path) override;
+  std::vector<OrgUnit> units_responsible_for(std::int64_t person_id) override;
+  std::optional<Household> household(std::int64_t id) override;
+  std::optional<Household> household_by_code(std::string_view code) override;
+  std::vector<std::int64_t> resolve(const Audience& audience) override;
+  std::vector<Person> persons(const std::vector<std::int64_t>& ids) override;
   void set_opted_out(std::int64_t person_id, bool opted_out) override;
 
  private:

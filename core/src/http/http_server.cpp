@@ -186,7 +186,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       c->busy = true;
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(16 * 1024);
-      parser.body_limit(cfg.body_limit);
+      parser.body_limit(boost::none);  // set from the route once the header is in
       // The whole header must arrive within the header timeout: a trickling client is dropped.
       c->stream.expires_after(cfg.header_timeout);
       auto [hec, hn] = co_await bhttp::async_read_header(c->stream, buffer, parser, kUse);
@@ -205,12 +205,22 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
           co_await write_error(*c, 400, "bad_request", "malformed HTTP request: " + hec.message());
         break;
       }
+      // A route may accept a larger body than the server's default (a CSV import).
+      std::size_t limit = cfg.body_limit;
+      if (!parser.is_done() && (!parser.content_length() || *parser.content_length() > limit))
+        limit = std::max(limit, route_body_limit(parser.get()));
+      if (parser.content_length() && *parser.content_length() > limit) {
+        co_await write_error(*c, 413, "body_too_large",
+                             "the request body is larger than " + std::to_string(limit) + " bytes");
+        break;
+      }
+      parser.body_limit(limit);
       if (!parser.is_done()) {
         c->stream.expires_after(cfg.body_timeout);
         auto [bec, bn] = co_await bhttp::async_read(c->stream, buffer, parser, kUse);
         if (bec == bhttp::error::body_limit) {
           co_await write_error(*c, 413, "body_too_large",
-                               "the request body is larger than " + std::to_string(cfg.body_limit) + " bytes");
+                               "the request body is larger than " + std::to_string(limit) + " bytes");
           break;
         }
         if (bec) break;
@@ -226,6 +236,12 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     }
     beast::error_code ec;
     c->stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  std::size_t route_body_limit(const bhttp::request<bhttp::string_body>& req) const {
+    const std::string_view target = req.target();
+    const auto match = routes.match(std::string(req.method_string()), std::string(target.substr(0, target.find('?'))));
+    return match.route ? match.route->max_body_bytes : 0;
   }
 
   asio::awaitable<HttpResponse> dispatch(bhttp::request<bhttp::string_body>& req) {
@@ -253,6 +269,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     } else {
       route_label = match.route->path + (match.route->prefix ? "/*" : "");
       r.route_suffix = match.suffix;
+      r.path_params = std::move(match.params);
       response = co_await run_handler(match.route, std::move(r));
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -300,6 +317,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                 }
                 r.principal = principal->name;
                 r.principal_role = principal->role;
+                r.principal_person_id = principal->person_id;
               }
               route->handler(r, respond);
             } catch (const std::exception& e) {

@@ -14,6 +14,7 @@ namespace villagebot::http {
 struct Principal {
   std::string name;
   std::string role;
+  std::int64_t person_id = 0;
 };
 
 struct ServerHooks {

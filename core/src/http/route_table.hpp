@@ -1,4 +1,5 @@
 #pragma once
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -16,6 +17,7 @@ class RouteTable final : public RouteRegistry {
   struct Match {
     std::shared_ptr<const RouteSpec> route;
     std::string suffix;
+    std::map<std::string, std::string> params;  // {name} segments, percent-decoded
     bool method_mismatch = false;  // the path exists with another method (405)
   };
   Registration add(RouteSpec spec) override;

@@ -1,0 +1,2 @@
+// Being written (issue 3).
+int main() { return 0; }
