@@ -1,5 +1,7 @@
 // villagebot: the command line of PRODUCT.md §5.
 #include <csignal>
+#include <ctime>
+#include <functional>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -13,7 +15,10 @@
 #include <CLI/CLI.hpp>
 
 #include "config/config.hpp"
+#include "directory/audit.hpp"
+#include "directory/people_export.hpp"
 #include "directory/people_import.hpp"
+#include "directory/sqlite_directory.hpp"
 #include "loader/module_loader.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/tokens.hpp"
@@ -122,6 +127,19 @@ int cmd_config_check(const std::string& file) {
   return kExitConfig;
 }
 
+// A progress bar on stderr while a large import applies, only when a person watches.
+std::function<void(std::size_t, std::size_t)> progress_bar() {
+  if (!isatty(STDOUT_FILENO) || !isatty(STDERR_FILENO)) return {};
+  return [](std::size_t done, std::size_t total) {
+    if (total < 2000) return;
+    constexpr int kWidth = 30;
+    const int filled = static_cast<int>(kWidth * done / total);
+    std::cerr << "\r[" << std::string(static_cast<std::size_t>(filled), '#')
+              << std::string(static_cast<std::size_t>(kWidth - filled), ' ') << "] " << done << "/" << total
+              << (done == total ? "\n" : "") << std::flush;
+  };
+}
+
 int cmd_import_people(const std::string& file, const std::string& config_file, bool dry_run, bool skip_bad) {
   auto cfg = load_config(config_file);
   if (!cfg) return kExitConfig;
@@ -137,11 +155,18 @@ int cmd_import_people(const std::string& file, const std::string& config_file, b
   directory::ImportOptions options;
   options.dry_run = dry_run;
   options.skip_bad = skip_bad;
+  options.actor = directory::audit::cli_actor();
+  options.progress = progress_bar();
   const auto report = directory::import_people(*storage, bytes.str(), options);
   for (const auto& p : report.problems) {
     std::cout << file;
     if (p.line > 0) std::cout << ": 第 " << p.line << " 行 / line " << p.line;
     std::cout << (p.column.empty() ? "" : ", " + p.column) << ": " << p.reason << "\n";
+  }
+  if (dry_run || report.changes <= 50) {
+    for (const auto& line : report.change_lines) std::cout << line << "\n";
+    if (report.changes > report.change_lines.size())
+      std::cout << "… " << report.changes - report.change_lines.size() << " more changes\n";
   }
   const char* outcome = dry_run                   ? "dry run (nothing written): "
                         : report.applied          ? "imported: "
@@ -149,24 +174,107 @@ int cmd_import_people(const std::string& file, const std::string& config_file, b
                                                   : "NOT imported: ";
   std::cout << outcome << report.rows << " rows; persons +" << report.persons_created << " ~" << report.persons_updated
             << "; households +" << report.households_created << " ~" << report.households_updated << "; org units +"
-            << report.org_units_created << "\n";
+            << report.org_units_created << "; " << report.changes << " records "
+            << (dry_run ? "would change" : report.applied ? "changed" : "changed") << "\n";
   if (!report.problems.empty() && !report.applied && !dry_run) return 1;
   return report.problems.empty() ? 0 : 1;
 }
 
-int cmd_token_create(const std::string& name, const std::string& role, const std::string& config_file) {
+int cmd_export_people(const std::string& config_file, const std::string& out_file, const std::string& headers) {
+  auto cfg = load_config(config_file);
+  if (!cfg) return kExitConfig;
+  support::setup_logging("warn");
+  if (!headers.empty() && headers != "en" && headers != "zh") {
+    std::cerr << "villagebot: --headers is zh (default) or en\n";
+    return kExitConfig;
+  }
+  auto storage = runtime::open_storage(*cfg);
+  directory::ExportOptions options;
+  options.english_headers = headers == "en";
+  const std::string csv = directory::export_people(*storage, options);
+  if (out_file.empty() || out_file == "-") {
+    std::cout << csv << std::flush;
+    return 0;
+  }
+  std::ofstream out(out_file, std::ios::binary | std::ios::trunc);
+  out << csv;
+  out.close();
+  if (!out) {
+    std::cerr << "villagebot: cannot write " << out_file << "\n";
+    return 1;
+  }
+  std::cerr << "exported to " << out_file << " (UTF-8 with BOM)\n";
+  return 0;
+}
+
+int cmd_token_create(const std::string& name, const std::string& role, const std::string& person_phone,
+                     const std::string& config_file) {
   auto cfg = load_config(config_file);
   if (!cfg) return kExitConfig;
   support::setup_logging("warn");
   auto storage = runtime::open_storage(*cfg);
   runtime::TokenStore tokens(*storage);
+  std::optional<std::int64_t> person;
+  if (!person_phone.empty()) {
+    directory::SqliteDirectory dir(*storage);
+    auto p = dir.find_by_phone(person_phone);
+    if (!p) {
+      std::cerr << "villagebot: no person with the phone " << person_phone << " (import people first)\n";
+      return 1;
+    }
+    person = p->id;
+  }
+  const auto actor = directory::audit::cli_actor();
   try {
-    std::cout << tokens.create(name, role) << "\n";
+    std::cout << tokens.create(name, role, person, &actor) << "\n";
   } catch (const std::invalid_argument& e) {
     std::cerr << "villagebot: " << e.what() << "\n";
     return 1;
   }
   std::cerr << "This token is shown only once; store it safely.\n";
+  return 0;
+}
+
+int cmd_token_list(const std::string& config_file) {
+  auto cfg = load_config(config_file);
+  if (!cfg) return kExitConfig;
+  support::setup_logging("warn");
+  auto storage = runtime::open_storage(*cfg);
+  runtime::TokenStore tokens(*storage);
+  directory::SqliteDirectory dir(*storage);
+  const auto all = tokens.list();
+  if (all.empty()) {
+    std::cout << "no tokens (villagebot token create --name NAME --role ROLE)\n";
+    return 0;
+  }
+  std::cout << "name\trole\tperson\tcreated\tstatus\n";
+  for (const auto& t : all) {
+    std::string person = "-";
+    if (t.person_id > 0) {
+      if (auto p = dir.person(t.person_id)) person = p->name + " " + text::mask_phone(p->phone);
+    }
+    char created[32] = "";
+    const std::time_t at = static_cast<std::time_t>(t.created_at);
+    std::tm tm{};
+    if (localtime_r(&at, &tm) != nullptr) std::strftime(created, sizeof created, "%Y-%m-%d %H:%M", &tm);
+    std::cout << t.name << "\t" << t.role << "\t" << person << "\t" << created << "\t"
+              << (t.revoked ? "revoked" : "active") << "\n";
+  }
+  return 0;
+}
+
+int cmd_token_revoke(const std::string& name, const std::string& config_file) {
+  auto cfg = load_config(config_file);
+  if (!cfg) return kExitConfig;
+  support::setup_logging("warn");
+  auto storage = runtime::open_storage(*cfg);
+  runtime::TokenStore tokens(*storage);
+  const auto actor = directory::audit::cli_actor();
+  if (!tokens.revoke(name, &actor)) {
+    std::cerr << "villagebot: no active token named '" << name << "'\n";
+    return 1;
+  }
+  std::cout << "revoked: " << name << "\n";
   return 0;
 }
 
@@ -211,7 +319,24 @@ int main(int argc, char** argv) {
   std::string token_role;
   token_create->add_option("--name", token_name, "Who the token is for")->required();
   token_create->add_option("--role", token_role, "admin, cadre, supervisor, evaluator, commander ...")->required();
+  std::string token_person;
+  token_create->add_option("--person", token_person,
+                           "The phone of the person it acts for (a cadre's scope: the units they answer for)");
   token_create->add_option("--config", config_file, "Config file (or VILLAGEBOT_CONFIG)");
+  auto* token_list = token->add_subcommand("list", "List API tokens (never the tokens themselves)");
+  token_list->add_option("--config", config_file, "Config file (or VILLAGEBOT_CONFIG)");
+  auto* token_revoke = token->add_subcommand("revoke", "Revoke an API token");
+  token_revoke->add_option("--name", token_name, "The token's name")->required();
+  token_revoke->add_option("--config", config_file, "Config file (or VILLAGEBOT_CONFIG)");
+
+  auto* export_cmd = app.add_subcommand("export", "Export data");
+  export_cmd->require_subcommand(1);
+  auto* export_people = export_cmd->add_subcommand("people", "Export the people register (CSV, UTF-8 with BOM)");
+  std::string export_out;
+  std::string export_headers;
+  export_people->add_option("--out", export_out, "Write to this file (default: standard output)");
+  export_people->add_option("--headers", export_headers, "zh (default) or en column headers");
+  export_people->add_option("--config", config_file, "Config file (or VILLAGEBOT_CONFIG)");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -237,6 +362,9 @@ int main(int argc, char** argv) {
     return run_runtime(std::move(*cfg), std::move(options), false);
   }
   if (*import_people) return cmd_import_people(csv_file, config_file, dry_run, skip_bad);
-  if (*token_create) return cmd_token_create(token_name, token_role, config_file);
+  if (*token_create) return cmd_token_create(token_name, token_role, token_person, config_file);
+  if (*token_list) return cmd_token_list(config_file);
+  if (*token_revoke) return cmd_token_revoke(token_name, config_file);
+  if (*export_people) return cmd_export_people(config_file, export_out, export_headers);
   return 0;
 }

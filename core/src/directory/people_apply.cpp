@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "directory/people_plan.hpp"
+#include "directory/records.hpp"
 #include "villagebot/directory.hpp"
 
 namespace villagebot::directory {
@@ -38,6 +39,7 @@ std::int64_t PeopleImport::ensure_unit(Session& session, Lookup& db, const std::
   change(session.execute("INSERT INTO core_org_units (parent_id, name, path) VALUES (?, ?, ?)",
                          {id_or_null(parent), name, path}));
   const std::int64_t id = session.last_insert_id();
+  touch(session, Entity::org_unit, id, true);
   db.remember_unit(path, id);
   return id;
 }
@@ -54,14 +56,17 @@ void PeopleImport::apply_households(Session& session, Lookup& db) {
       change(session.execute("INSERT INTO core_households (code, head_name, org_unit_id) VALUES (?, ?, ?)",
                              {hh.code, hh.head, id_or_null(hh.unit_id)}));
       hh.id = session.last_insert_id();
+      touch(session, Entity::household, hh.id, true);
       db.remember_household(hh.code, StoredHousehold{hh.id, hh.head, hh.unit_id, 0});
       continue;
     }
     hh.id = stored->id;
     const std::string head = header_.has(Column::head) ? hh.head : stored->head_name;
-    if (head != stored->head_name || hh.unit_id != stored->org_unit_id)
+    if (head != stored->head_name || hh.unit_id != stored->org_unit_id) {
+      touch(session, Entity::household, hh.id, false);
       change(session.execute("UPDATE core_households SET head_name = ?, org_unit_id = ? WHERE id = ?",
                              {head, id_or_null(hh.unit_id), hh.id}));
+    }
   }
 }
 
@@ -73,16 +78,19 @@ std::int64_t PeopleImport::apply_person(Session& session, Lookup& db, const Pers
     id = stored->id;
     const std::string lang = header_.has(Column::lang) ? row.lang : stored->lang;
     if (row.name != stored->name || hh.id != stored->household_id || hh.unit_id != stored->org_unit_id ||
-        lang != stored->lang)
+        lang != stored->lang) {
+      touch(session, Entity::person, id, false);
       change(session.execute(
           "UPDATE core_persons SET name = ?, household_id = ?, org_unit_id = ?, lang = ?, updated_at = ? WHERE id = ?",
           {row.name, hh.id, id_or_null(hh.unit_id), lang, now, id}));
+    }
   } else {
     change(session.execute(
         "INSERT INTO core_persons (name, phone, household_id, org_unit_id, lang, created_at, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
         {row.name, row.phone, hh.id, id_or_null(hh.unit_id), row.lang, now, now}));
     id = session.last_insert_id();
+    touch(session, Entity::person, id, true);
   }
   apply_roles(session, id, !stored, row);
   apply_identities(session, db, id, !stored, row);
@@ -99,6 +107,10 @@ void PeopleImport::apply_roles(Session& session, std::int64_t id, bool is_new, c
     wanted = stored;
     if (!contains(wanted, std::string(role::kVillager))) wanted.emplace_back(role::kVillager);
   }
+  bool differs = false;
+  for (const std::string& r : stored) differs = differs || !contains(wanted, r);
+  for (const std::string& r : wanted) differs = differs || !contains(stored, r);
+  if (differs) touch(session, Entity::person, id, false);
   for (const std::string& r : stored)
     if (!contains(wanted, r))
       change(session.execute("DELETE FROM core_person_roles WHERE person_id = ? AND role = ?", {id, r}));
@@ -120,12 +132,15 @@ void PeopleImport::apply_identities(Session& session, Lookup& db, std::int64_t i
     for (const auto& [stored_kind, external_id] : stored)
       if (stored_kind == kind) have.push_back(external_id);
     if ((have.empty() && wanted.empty()) || (have.size() == 1 && have[0] == wanted)) continue;
+    touch(session, Entity::person, id, false);
     if (!have.empty())
       change(session.execute("DELETE FROM core_identities WHERE person_id = ? AND kind = ?", {id, kind}));
     if (wanted.empty()) continue;
     // Checked beforehand: a previous holder is in the file and gives it up.
-    if (auto owner = db.identity_owner(kind, wanted); owner && *owner != row.phone)
+    if (auto owner = db.identity_owner(kind, wanted); owner && *owner != row.phone) {
+      if (auto previous = db.person(*owner)) touch(session, Entity::person, previous->id, false);
       change(session.execute("DELETE FROM core_identities WHERE kind = ? AND external_id = ?", {kind, wanted}));
+    }
     change(session.execute("INSERT INTO core_identities (person_id, kind, external_id) VALUES (?, ?, ?)",
                            {id, kind, wanted}));
   }
@@ -140,6 +155,7 @@ void PeopleImport::apply_central(Session& session, Lookup& db) {
     }
     const auto stored = db.household(hh.code);  // remembered with central 0 when just created
     if (stored && stored->central_household_id == central) continue;
+    touch(session, Entity::household, hh.id, false);
     change(session.execute("UPDATE core_households SET central_household_id = ? WHERE id = ?",
                            {id_or_null(central), hh.id}));
   }
@@ -160,19 +176,95 @@ void PeopleImport::apply_responsible(Session& session, Lookup& db, const std::ve
     if (it != wanted.end() && it->second == person) {
       wanted.erase(it);  // already so
     } else if (it == wanted.end() && in_file.contains(person)) {
+      touch(session, Entity::org_unit, unit, false);
       change(session.execute("UPDATE core_org_units SET responsible_person_id = NULL WHERE id = ?", {unit}));
     }
   }
-  for (const auto& [unit, person] : wanted)
+  for (const auto& [unit, person] : wanted) {
+    touch(session, Entity::org_unit, unit, false);
     change(session.execute("UPDATE core_org_units SET responsible_person_id = ? WHERE id = ?", {person, unit}));
+  }
+}
+
+void PeopleImport::touch(Session& session, Entity entity, std::int64_t id, bool created) {
+  if (!touched_ids_[static_cast<int>(entity)].insert(id).second) return;
+  nlohmann::json before;
+  if (!created) {
+    switch (entity) {
+      case Entity::org_unit: before = org_unit_record(session, id); break;
+      case Entity::household: before = household_record(session, id); break;
+      case Entity::person: before = person_record(session, id); break;
+    }
+  }
+  touched_.push_back(Touched{entity, id, std::move(before)});
+}
+
+namespace {
+
+// "name, roles": the fields that differ.
+std::string differing(const nlohmann::json& before, const nlohmann::json& after) {
+  std::string out;
+  for (const auto& [key, value] : after.items()) {
+    if (key == "updated_at" || key == "members") continue;
+    if (!before.contains(key) || before[key] != value) out += (out.empty() ? "" : ", ") + key;
+  }
+  return out;
+}
+
+}  // namespace
+
+void PeopleImport::record_changes(Session& session, ImportReport& report) {
+  for (Touched& t : touched_) {
+    audit::Change c;
+    c.before = std::move(t.before);
+    std::string label;
+    switch (t.entity) {
+      case Entity::org_unit:
+        c.entity = "org_unit";
+        c.after = org_unit_record(session, t.id);
+        label = c.after["path"].get<std::string>();
+        if (label.empty()) label = "(本村 / village)";
+        break;
+      case Entity::household:
+        c.entity = "household";
+        c.after = household_record(session, t.id);
+        label = c.after["code"].get<std::string>();
+        break;
+      case Entity::person:
+        c.entity = "person";
+        c.after = person_record(session, t.id);
+        label = c.after["name"].get<std::string>() + " " + c.after["phone"].get<std::string>();
+        break;
+    }
+    const bool created = c.before.is_null();
+    c.action = c.entity + (created ? ".create" : ".update");
+    c.entity_id = std::to_string(t.id);
+    std::string line;
+    if (created) {
+      line = "+ " + c.entity + " " + label;
+    } else {
+      const std::string fields = differing(c.before, c.after);
+      if (fields.empty()) continue;  // changed and changed back
+      line = "~ " + c.entity + " " + label + ": " + fields;
+    }
+    ++report.changes;
+    if (report.change_lines.size() < ImportReport::kMaxChangeLines) report.change_lines.push_back(std::move(line));
+    if (options_.actor) audit::record(session, *options_.actor, c);
+  }
+  touched_.clear();
 }
 
 std::int64_t PeopleImport::apply(Session& session, Lookup& db) {
   changed_ = 0;
   apply_households(session, db);
   std::vector<std::int64_t> person_ids(rows_.size(), 0);
-  for (const HouseholdPlan& hh : households_)
+  std::size_t done = 0;
+  for (const HouseholdPlan& hh : households_) {
     for (std::size_t i : hh.rows) person_ids[i] = apply_person(session, db, rows_[i], hh);
+    done += hh.rows.size();
+    if (options_.progress && (done % 1000 < hh.rows.size())) options_.progress(done, rows_.size());
+  }
+  if (options_.progress) options_.progress(rows_.size(), rows_.size());
   // After every household exists, so a link may point forward in the file.
   if (header_.has(Column::central)) apply_central(session, db);
   if (header_.has(Column::responsible)) apply_responsible(session, db, person_ids);

@@ -5,7 +5,10 @@
 #include <unordered_set>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 #include "directory/people_plan.hpp"
+#include "villagebot/crypto.hpp"
 #include "villagebot/directory.hpp"
 #include "villagebot/text.hpp"
 
@@ -210,19 +213,37 @@ ImportReport import_people(Storage& storage, std::string_view file_bytes, const 
 
   PeopleImport import(std::move(*header), std::move(rows), options, problems);
   import.check_duplicates();
+  // A dry run applies in a transaction that is then rolled back: what it
+  // reports is exactly what the real import would do.
+  struct RollBack {};
   auto plan = [&](Session& session) -> bool {
     Lookup db(session);
     import.check_against(db);
     if (!problems.empty() && !options.skip_bad) return false;
     import.count(db, report);
-    if (options.dry_run || !import.anything_to_apply()) return false;
-    return import.apply(session, db) > 0;
+    if (!import.anything_to_apply()) return false;
+    const bool changed = import.apply(session, db) > 0;
+    import.record_changes(session, report);
+    if (options.dry_run) throw RollBack{};
+    if (changed && options.actor) {
+      audit::Change summary{"import.people", "import", "", nullptr,
+                            nlohmann::json{{"rows", report.rows},
+                                           {"changes", report.changes},
+                                           {"persons_created", report.persons_created},
+                                           {"persons_updated", report.persons_updated},
+                                           {"households_created", report.households_created},
+                                           {"households_updated", report.households_updated},
+                                           {"org_units_created", report.org_units_created},
+                                           {"skipped_problems", problems.total()},
+                                           {"sha256", crypto::sha256_hex(file_bytes)}}};
+      audit::record(session, *options.actor, summary);
+    }
+    return changed;
   };
   try {
-    if (options.dry_run)
-      storage.read([&](Session& s) { plan(s); });
-    else
-      report.applied = storage.write([&](Session& s) { return plan(s); });
+    report.applied = storage.write([&](Session& s) { return plan(s); });
+  } catch (const RollBack&) {
+    report.applied = false;
   } catch (const StorageError& e) {
     // The transaction rolled back: nothing was written.
     const int rows_read = report.rows;

@@ -1,9 +1,11 @@
 #pragma once
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "directory/audit.hpp"
 #include "directory/csv.hpp"  // decode_csv_bytes
 #include "villagebot/storage.hpp"
 
@@ -13,6 +15,11 @@ namespace villagebot::directory {
 struct ImportOptions {
   bool dry_run = false;
   bool skip_bad = false;  // apply the good rows and report the bad ones
+  // Who imports: every change is written to the audit log with the record
+  // before and after, plus one import.people entry with the counts.
+  std::optional<audit::Actor> actor{};
+  // Called now and then with (rows done, rows total) while applying.
+  std::function<void(std::size_t, std::size_t)> progress{};
 };
 
 struct ImportProblem {
@@ -26,6 +33,12 @@ struct ImportReport {
   int persons_created = 0, persons_updated = 0, households_created = 0, households_updated = 0, org_units_created = 0;
   std::vector<ImportProblem> problems;
   bool applied = false;  // true when the database was changed
+  // What changed (or, in a dry run, would change): one line per record,
+  // "+ person 张三 +8613800000011", "~ household H001: head_name"; at most
+  // kMaxChangeLines are listed, `changes` counts them all.
+  static constexpr std::size_t kMaxChangeLines = 2000;
+  std::vector<std::string> change_lines;
+  std::size_t changes = 0;
 };
 
 // The file is the register: for every column present in the header, the file's

@@ -1,9 +1,13 @@
 #pragma once
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
+
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "directory/people_rows.hpp"
@@ -74,6 +78,9 @@ class PeopleImport {
   void count(Lookup& db, ImportReport& report);
   // Returns the number of rows changed: 0 when the database already matched.
   std::int64_t apply(Session& session, Lookup& db);
+  // After apply: each changed record's audit entry (when an actor is given)
+  // and change line, in the order first touched.
+  void record_changes(Session& session, ImportReport& report);
   [[nodiscard]] bool anything_to_apply() const { return !households_.empty(); }
 
  private:
@@ -98,6 +105,17 @@ class PeopleImport {
   void apply_central(Session& session, Lookup& db);
   void apply_responsible(Session& session, Lookup& db, const std::vector<std::int64_t>& person_ids);
   void change(std::int64_t rows) { changed_ += rows; }
+  enum class Entity { org_unit, household, person };
+  // Called before a record is first changed (created: right after its insert):
+  // remembers the record as it was, for the audit log.
+  void touch(Session& session, Entity entity, std::int64_t id, bool created);
+  struct Touched {
+    Entity entity;
+    std::int64_t id;
+    nlohmann::json before;  // null when created
+  };
+  std::vector<Touched> touched_;
+  std::array<std::unordered_set<std::int64_t>, 3> touched_ids_;
 
   Header header_;
   std::vector<PersonRow> rows_;

@@ -77,6 +77,10 @@ std::string clean(std::string_view s) {
   }
   while (strip(false)) {
   }
+  // The export guards cells that Excel would run as formulas with a leading
+  // apostrophe (CSV injection); the import takes it off again.
+  if (s.size() >= 2 && s.front() == '\'' && (s[1] == '=' || s[1] == '+' || s[1] == '-' || s[1] == '@'))
+    s.remove_prefix(1);
   return std::string(s);
 }
 
@@ -188,6 +192,26 @@ std::optional<std::string> lang_of(std::string_view word) {
 }
 
 }  // namespace
+
+std::string_view role_chinese(std::string_view english) {
+  for (const RoleName& r : kRoleNames)
+    if (r.english == english) return r.chinese;
+  return {};
+}
+
+std::string_view column_header(Column column, bool english) {
+  const auto& names = kColumnNames[static_cast<std::size_t>(column)];
+  return english ? names.english : names.chinese;
+}
+
+const std::vector<std::string_view>& all_roles() {
+  static const std::vector<std::string_view> roles = [] {
+    std::vector<std::string_view> v;
+    for (const RoleName& r : kRoleNames) v.push_back(r.english);
+    return v;
+  }();
+  return roles;
+}
 
 void ProblemSink::add(int line, std::string column, std::string reason) {
   ++total_;

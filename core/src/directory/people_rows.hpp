@@ -64,6 +64,13 @@ struct PersonRow {
   std::vector<std::string> responsible_for;  // unit paths, '' is the root
 };
 
+// The Chinese name of a role (村干部 for cadre); "" when unknown.
+std::string_view role_chinese(std::string_view english);
+// A column's header as the import reads it and the export writes it.
+std::string_view column_header(Column column, bool english);
+// The eleven roles of PRODUCT.md §3, in their canonical order.
+const std::vector<std::string_view>& all_roles();
+
 // Collects problems, keeping the list bounded so that a hostile file with a
 // million bad rows still gives a report a person can read.
 class ProblemSink {

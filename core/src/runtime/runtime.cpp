@@ -7,12 +7,14 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include "directory/admin.hpp"
 #include "directory/sqlite_directory.hpp"
 #include "http/http_client.hpp"
 #include "http/http_server.hpp"
 #include "loader/module_loader.hpp"
 #include "pipeline/deadlines.hpp"
 #include "pipeline/event_bus.hpp"
+#include "runtime/admin_api.hpp"
 #include "runtime/contexts.hpp"
 #include "runtime/core_commands.hpp"
 #include "runtime/job_scheduler.hpp"
@@ -52,6 +54,7 @@ struct Runtime::Impl {
   pipeline::LocalEventBus events;
   pipeline::CommandRouter router;
   std::unique_ptr<TokenStore> tokens;
+  std::unique_ptr<directory::DirectoryAdmin> admin;
   std::unique_ptr<JobScheduler> scheduler;
   std::unique_ptr<pipeline::Deadlines> deadlines;
   std::unique_ptr<asio::thread_pool> workers;
@@ -221,6 +224,7 @@ void Runtime::Impl::register_core_routes() {
         respond(HttpResponse::json(200, openapi_document(routes)));
       },
       true);
+  for (auto& r : register_admin_api(routes, *admin, *tokens, *storage)) core_registrations.push_back(std::move(r));
 }
 
 void Runtime::Impl::stop_all() {
@@ -266,6 +270,8 @@ void Runtime::Impl::stop_all() {
   pipeline.reset();
   messenger.reset();
   scheduler.reset();
+  admin.reset();
+  tokens.reset();
   if (storage) {
     storage.reset();
   }
@@ -293,6 +299,8 @@ void Runtime::start() {
     d.storage = open_storage(d.cfg);
     d.directory = std::make_unique<directory::SqliteDirectory>(*d.storage);
     d.tokens = std::make_unique<TokenStore>(*d.storage);
+    d.admin = std::make_unique<directory::DirectoryAdmin>(*d.storage, *d.directory,
+                                                          [&d] { d.directory->invalidate(); });
     d.scheduler = std::make_unique<JobScheduler>(*d.storage);
     d.workers = std::make_unique<asio::thread_pool>(static_cast<std::size_t>(d.cfg.pipeline.workers));
     d.deadlines = std::make_unique<pipeline::Deadlines>();
@@ -318,7 +326,7 @@ void Runtime::start() {
           http::ServerHooks{[&d](const std::string& token) -> std::optional<http::Principal> {
                               auto info = d.tokens->authenticate(token);
                               if (!info) return std::nullopt;
-                              return http::Principal{info->name, info->role};
+                              return http::Principal{info->name, info->role, info->person_id};
                             },
                             [&d](std::function<void()> fn) { d.run_blocking(std::move(fn)); }});
       d.port = d.server->start();
@@ -375,6 +383,9 @@ JobScheduler& Runtime::scheduler() {
 }
 TokenStore& Runtime::tokens() {
   return *impl_->tokens;
+}
+http::RouteTable& Runtime::routes() {
+  return impl_->routes;
 }
 
 nlohmann::json Runtime::health() {

@@ -24,6 +24,10 @@ namespace villagebot::support {
 class Metrics;
 }
 
+namespace villagebot::http {
+class RouteTable;
+}
+
 namespace villagebot::runtime {
 
 class JobScheduler;
@@ -68,6 +72,7 @@ class Runtime {
   support::Metrics& metrics();
   JobScheduler& scheduler();
   TokenStore& tokens();
+  http::RouteTable& routes();  // every registered route (core, plugins, adapters)
 
  private:
   struct Impl;
