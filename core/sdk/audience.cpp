@@ -52,10 +52,9 @@ nlohmann::json audience_to_json(const Audience& a) {
 
 Audience audience_from_json(const nlohmann::json& json) {
   if (!json.is_object()) throw std::invalid_argument("the audience must be a JSON object");
-  refuse_unknown_keys(json,
-                      {"everyone", "org_units", "roles", "households", "central_households", "persons", "only_roles",
-                       "exclude"},
-                      "");
+  refuse_unknown_keys(
+      json, {"everyone", "org_units", "roles", "households", "central_households", "persons", "only_roles", "exclude"},
+      "");
   Audience a;
   if (auto it = json.find("everyone"); it != json.end() && !it->is_null()) {
     if (!it->is_boolean()) throw std::invalid_argument("everyone must be true or false");

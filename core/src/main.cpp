@@ -1,10 +1,10 @@
 // villagebot: the command line of PRODUCT.md §5.
 #include <csignal>
-#include <ctime>
-#include <functional>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -175,7 +175,10 @@ int cmd_import_people(const std::string& file, const std::string& config_file, b
   std::cout << outcome << report.rows << " rows; persons +" << report.persons_created << " ~" << report.persons_updated
             << "; households +" << report.households_created << " ~" << report.households_updated << "; org units +"
             << report.org_units_created << "; " << report.changes << " records "
-            << (dry_run ? "would change" : report.applied ? "changed" : "changed") << "\n";
+            << (dry_run          ? "would change"
+                : report.applied ? "changed"
+                                 : "changed")
+            << "\n";
   if (!report.problems.empty() && !report.applied && !dry_run) return 1;
   return report.problems.empty() ? 0 : 1;
 }

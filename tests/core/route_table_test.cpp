@@ -205,5 +205,35 @@ TEST(PrefixedRoutes, AdapterRoutesLiveUnderHooksAndArePublic) {
   EXPECT_EQ(answer(table, "POST", "/hooks/twilio"), "replacement");
 }
 
+TEST(RouteTable, TemplateSegmentsMatchOneSegmentAndAreDecoded) {
+  RouteTable table;
+  auto a = table.add(route("GET", "/api/v1/persons/{id}", false, "person"));
+  auto b = table.add(route("DELETE", "/api/v1/persons/{id}/roles/{role}", false, "role"));
+  auto m = table.match("GET", "/api/v1/persons/42");
+  ASSERT_TRUE(m.route);
+  EXPECT_EQ(m.params.at("id"), "42");
+  m = table.match("DELETE", "/api/v1/persons/7/roles/%E6%9D%91%E6%B0%91");
+  ASSERT_TRUE(m.route);
+  EXPECT_EQ(m.params.at("id"), "7");
+  EXPECT_EQ(m.params.at("role"), "村民");
+  EXPECT_EQ(answer(table, "GET", "/api/v1/persons/"), "404");          // an empty segment is no id
+  EXPECT_EQ(answer(table, "GET", "/api/v1/persons/1/2"), "404");       // one segment only
+  EXPECT_EQ(answer(table, "POST", "/api/v1/persons/1"), "405");        // the path exists, not the method
+  EXPECT_EQ(answer(table, "GET", "/api/v1/persons/1%2F2"), "person");  // an encoded slash stays inside
+  EXPECT_EQ(table.match("GET", "/api/v1/persons/1%2F2").params.at("id"), "1/2");
+}
+
+TEST(RouteTable, LiteralPathsWinOverTemplatesAndTemplatesOverPrefixes) {
+  RouteTable table;
+  auto a = table.add(route("GET", "/api/v1/persons/{id}", false, "template"));
+  auto b = table.add(route("GET", "/api/v1/persons/search", false, "literal"));
+  auto c = table.add(route("GET", "/api/v1", true, "prefix"));
+  auto d = table.add(route("GET", "/api/v1/{kind}/{id}", false, "less literal"));
+  EXPECT_EQ(answer(table, "GET", "/api/v1/persons/search"), "literal");
+  EXPECT_EQ(answer(table, "GET", "/api/v1/persons/9"), "template");
+  EXPECT_EQ(answer(table, "GET", "/api/v1/households/9"), "less literal");
+  EXPECT_EQ(answer(table, "GET", "/api/v1/a/b/c"), "prefix");
+}
+
 }  // namespace
 }  // namespace villagebot::http

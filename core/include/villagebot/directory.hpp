@@ -66,16 +66,16 @@ struct Household {
 //   一组's party members, not the cadres: {.org_units={一组}, .only_roles={"party_member"}, .exclude_roles={"cadre"}}
 struct Audience {
   bool everyone = false;
-  std::vector<std::int64_t> org_units;           // each unit with its whole subtree
-  std::vector<std::string> roles;                // everyone holding one of these
-  std::vector<std::int64_t> households;          // every member
-  std::vector<std::int64_t> central_households;  // the central household and the households linked to it
-  std::vector<std::int64_t> persons;
-  std::vector<std::string> only_roles;
-  std::vector<std::int64_t> exclude_org_units;  // subtrees
-  std::vector<std::string> exclude_roles;
-  std::vector<std::int64_t> exclude_households;
-  std::vector<std::int64_t> exclude_persons;
+  std::vector<std::int64_t> org_units{};           // each unit with its whole subtree
+  std::vector<std::string> roles{};                // everyone holding one of these
+  std::vector<std::int64_t> households{};          // every member
+  std::vector<std::int64_t> central_households{};  // the central household and the households linked to it
+  std::vector<std::int64_t> persons{};
+  std::vector<std::string> only_roles{};
+  std::vector<std::int64_t> exclude_org_units{};  // subtrees
+  std::vector<std::string> exclude_roles{};
+  std::vector<std::int64_t> exclude_households{};
+  std::vector<std::int64_t> exclude_persons{};
 
   [[nodiscard]] bool empty() const {
     return !everyone && org_units.empty() && roles.empty() && households.empty() && central_households.empty() &&

@@ -1,7 +1,7 @@
 #pragma once
-#include <functional>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -21,16 +21,16 @@ struct HttpRequest {
   std::string target;  // path and query as received
   std::string path;
   std::string query;
-  std::string route_suffix;                    // the path after the route's prefix
+  std::string route_suffix;                        // the path after the route's prefix
   std::map<std::string, std::string> path_params;  // {name} segments of the route's path, decoded
-  std::map<std::string, std::string> headers;  // names in lower case
+  std::map<std::string, std::string> headers;      // names in lower case
   std::string body;
   std::string remote_address;
-  std::string principal;       // API token name, when authenticated
-  std::string principal_role;  // its role
+  std::string principal;                 // API token name, when authenticated
+  std::string principal_role;            // its role
   std::int64_t principal_person_id = 0;  // the person the token acts for (a cadre's scope), 0: none
 
-  [[nodiscard]] std::string header(std::string_view name) const;  // "" when absent; name any case
+  [[nodiscard]] std::string header(std::string_view name) const;       // "" when absent; name any case
   [[nodiscard]] std::string query_param(std::string_view name) const;  // percent-decoded; "" when absent
   [[nodiscard]] std::string path_param(std::string_view name) const;   // "" when absent
 };
@@ -60,7 +60,7 @@ struct ParamDoc {
 };
 
 struct RouteSpec {
-  std::string method;              // GET, POST, PUT, DELETE
+  std::string method;  // GET, POST, PUT, DELETE
   // For plugins relative to /api/v1/<plugin>/. A segment {name} matches one
   // path segment (HttpRequest::path_params); literal segments win over it.
   std::string path;

@@ -64,7 +64,8 @@ std::string text_field(const json& value, const std::string& field, std::size_t 
 // An id field: null (→ 0) or a positive integer.
 std::int64_t id_field(const json& value, const std::string& field) {
   if (value.is_null()) return 0;
-  if (!value.is_number_integer() || value.get<std::int64_t>() <= 0) bad_request(field + " must be a positive id or null");
+  if (!value.is_number_integer() || value.get<std::int64_t>() <= 0)
+    bad_request(field + " must be a positive id or null");
   return value.get<std::int64_t>();
 }
 
@@ -176,7 +177,8 @@ std::string unit_name_field(const json& value) {
 }
 
 std::int64_t existing_person(Session& s, std::int64_t id) {
-  if (id > 0 && s.query("SELECT 1 FROM core_persons WHERE id = ?", {id}).empty()) invalid("no person with id " + std::to_string(id));
+  if (id > 0 && s.query("SELECT 1 FROM core_persons WHERE id = ?", {id}).empty())
+    invalid("no person with id " + std::to_string(id));
   return id;
 }
 
@@ -230,7 +232,11 @@ Scope DirectoryAdmin::scope_of(std::int64_t person_id) {
       for (std::int64_t u : subtree(s, r.integer(0))) scope.units.insert(u);
     }
   });
-  scope.whole_village = scope.roots.empty();
+  // Answering for the village root is answering for the whole village.
+  scope.whole_village = scope.roots.empty() || storage_.read([&](Session& s) {
+    const std::int64_t root = root_unit(s);
+    return root > 0 && scope.units.contains(root);
+  });
   return scope;
 }
 
@@ -274,7 +280,9 @@ json DirectoryAdmin::create_org_unit(const Caller& c, const json& body) {
     if (!parent_row) invalid("no org unit with id " + std::to_string(parent));
     require_scope(s, c, parent);
     const std::int64_t responsible =
-        body.contains("responsible_person_id") ? existing_person(s, id_field(body["responsible_person_id"], "responsible_person_id")) : 0;
+        body.contains("responsible_person_id")
+            ? existing_person(s, id_field(body["responsible_person_id"], "responsible_person_id"))
+            : 0;
     const std::string path = child_path(parent_row->path, name);
     if (!s.query("SELECT 1 FROM core_org_units WHERE path = ?", {path}).empty())
       conflict("已有此单位 / an org unit with this path exists: " + path);
@@ -317,10 +325,9 @@ json DirectoryAdmin::update_org_unit(const Caller& c, std::int64_t id, const jso
       if (path != unit->path && !s.query("SELECT 1 FROM core_org_units WHERE path = ?", {path}).empty())
         conflict("已有此单位 / an org unit with this path exists: " + path);
       // The subtree's paths follow: old/... → new/...
-      s.execute(
-          "UPDATE core_org_units SET path = ? || substr(path, ?) WHERE substr(path, 1, ?) = ?",
-          {path, static_cast<std::int64_t>(unit->path.size() + 1), static_cast<std::int64_t>(unit->path.size() + 1),
-           unit->path + "/"});
+      s.execute("UPDATE core_org_units SET path = ? || substr(path, ?) WHERE substr(path, 1, ?) = ?",
+                {path, static_cast<std::int64_t>(unit->path.size() + 1),
+                 static_cast<std::int64_t>(unit->path.size() + 1), unit->path + "/"});
       s.execute("UPDATE core_org_units SET name = ?, parent_id = ?, path = ? WHERE id = ?", {name, parent, path, id});
     } else if (name != unit->name) {
       s.execute("UPDATE core_org_units SET name = ? WHERE id = ?", {name, id});
@@ -391,13 +398,15 @@ json DirectoryAdmin::create_household(const Caller& c, const json& body) {
   only_keys(body, {"code", "head_name", "org_unit_id", "central_household_id"});
   if (!body.contains("code")) bad_request("code is required");
   const std::string code = text_field(body["code"], "code", kMaxIdChars, false);
-  const std::string head = body.contains("head_name") ? text_field(body["head_name"], "head_name", kMaxNameChars, true) : "";
+  const std::string head =
+      body.contains("head_name") ? text_field(body["head_name"], "head_name", kMaxNameChars, true) : "";
   return change([&](Session& s) {
     std::int64_t unit = body.contains("org_unit_id") ? id_field(body["org_unit_id"], "org_unit_id") : 0;
     if (unit == 0) unit = ensure_root(s);
     existing_unit(s, unit);
     require_scope(s, c, unit);
-    std::int64_t central = body.contains("central_household_id") ? id_field(body["central_household_id"], "central_household_id") : 0;
+    std::int64_t central =
+        body.contains("central_household_id") ? id_field(body["central_household_id"], "central_household_id") : 0;
     if (central > 0 && !household_row(s, central)) invalid("no household with id " + std::to_string(central));
     if (!s.query("SELECT 1 FROM core_households WHERE code = ?", {code}).empty())
       conflict("户号已存在 / the household code is taken: " + code);
@@ -432,9 +441,10 @@ json DirectoryAdmin::update_household(const Caller& c, std::int64_t id, const js
       existing_unit(s, unit);
       require_scope(s, c, unit);
       // Members who lived in the household's unit move with it.
-      s.execute("UPDATE core_persons SET org_unit_id = ?, updated_at = ? WHERE household_id = ? AND "
-                "COALESCE(org_unit_id, 0) IN (?, 0)",
-                {unit, now_s(), id, h->unit});
+      s.execute(
+          "UPDATE core_persons SET org_unit_id = ?, updated_at = ? WHERE household_id = ? AND "
+          "COALESCE(org_unit_id, 0) IN (?, 0)",
+          {unit, now_s(), id, h->unit});
       s.execute("UPDATE core_households SET org_unit_id = ? WHERE id = ?", {unit, id});
     }
     if (body.contains("central_household_id")) {
@@ -444,7 +454,8 @@ json DirectoryAdmin::update_household(const Caller& c, std::int64_t id, const js
       s.execute("UPDATE core_households SET central_household_id = ? WHERE id = ?", {id_or_null(central), id});
     }
     json after = household_record(s, id);
-    if (after != before) audit::record(s, c.actor, {"household.update", "household", std::to_string(id), before, after});
+    if (after != before)
+      audit::record(s, c.actor, {"household.update", "household", std::to_string(id), before, after});
     return after;
   });
 }
@@ -523,7 +534,8 @@ namespace {
 void apply_person_fields(Session& s, const Caller& c, std::int64_t id, const json& body, bool is_new) {
   const auto now = now_s();
   if (body.contains("name"))
-    s.execute("UPDATE core_persons SET name = ? WHERE id = ?", {text_field(body["name"], "name", kMaxNameChars, false), id});
+    s.execute("UPDATE core_persons SET name = ? WHERE id = ?",
+              {text_field(body["name"], "name", kMaxNameChars, false), id});
   if (body.contains("phone")) {
     const std::string raw = text_field(body["phone"], "phone", 30, false);
     const auto e164 = text::normalise_phone(raw);
@@ -569,7 +581,8 @@ void apply_person_fields(Session& s, const Caller& c, std::int64_t id, const jso
       }
     }
     std::vector<std::string> stored;
-    for (const Row& r : s.query("SELECT role FROM core_person_roles WHERE person_id = ?", {id})) stored.push_back(r.text(0));
+    for (const Row& r : s.query("SELECT role FROM core_person_roles WHERE person_id = ?", {id}))
+      stored.push_back(r.text(0));
     for (const auto& r : stored)
       if (std::find(wanted.begin(), wanted.end(), r) == wanted.end()) {
         check_grant(c, r);
@@ -607,15 +620,17 @@ json DirectoryAdmin::create_person(const Caller& c, const json& body) {
     const std::int64_t household = id_field(body["household_id"], "household_id");
     const auto h = household > 0 ? household_row(s, household) : std::nullopt;
     if (!h) invalid("no household with id " + std::to_string(household));
-    const std::int64_t unit =
-        body.contains("org_unit_id") && !body["org_unit_id"].is_null() ? id_field(body["org_unit_id"], "org_unit_id") : h->unit;
+    const std::int64_t unit = body.contains("org_unit_id") && !body["org_unit_id"].is_null()
+                                  ? id_field(body["org_unit_id"], "org_unit_id")
+                                  : h->unit;
     existing_unit(s, unit);
     require_scope(s, c, unit);
     const auto now = now_s();
     // A unique placeholder phone until the fields are applied (the column is UNIQUE).
-    s.execute("INSERT INTO core_persons (name, phone, household_id, org_unit_id, created_at, updated_at) "
-              "VALUES ('', NULL, ?, ?, ?, ?)",
-              {household, unit, now, now});
+    s.execute(
+        "INSERT INTO core_persons (name, phone, household_id, org_unit_id, created_at, updated_at) "
+        "VALUES ('', NULL, ?, ?, ?, ?)",
+        {household, unit, now, now});
     const std::int64_t id = s.last_insert_id();
     apply_person_fields(s, c, id, body, true);
     json after = person_record(s, id);
@@ -664,7 +679,8 @@ json DirectoryAdmin::roles(const Caller& c) {
   return storage_.read([&](Session& s) {
     json items = json::array();
     for (auto r : all_roles()) {
-      std::string sql = "SELECT COUNT(*) FROM core_person_roles r JOIN core_persons p ON p.id = r.person_id WHERE r.role = ?";
+      std::string sql =
+          "SELECT COUNT(*) FROM core_person_roles r JOIN core_persons p ON p.id = r.person_id WHERE r.role = ?";
       std::vector<Value> params{std::string(r)};
       if (!c.scope.whole_village) {
         sql += " AND COALESCE(p.org_unit_id, ?) IN (SELECT value FROM json_each(?))";

@@ -191,9 +191,15 @@ void PeopleImport::touch(Session& session, Entity entity, std::int64_t id, bool 
   nlohmann::json before;
   if (!created) {
     switch (entity) {
-      case Entity::org_unit: before = org_unit_record(session, id); break;
-      case Entity::household: before = household_record(session, id); break;
-      case Entity::person: before = person_record(session, id); break;
+      case Entity::org_unit:
+        before = org_unit_record(session, id);
+        break;
+      case Entity::household:
+        before = household_record(session, id);
+        break;
+      case Entity::person:
+        before = person_record(session, id);
+        break;
     }
   }
   touched_.push_back(Touched{entity, id, std::move(before)});

@@ -12,8 +12,7 @@ std::string csv_cell(std::string_view value) {
   if (!value.empty() && (value.front() == '=' || value.front() == '+' || value.front() == '-' || value.front() == '@'))
     v = "'";
   v += value;
-  if (v.find_first_of(",\"\r\n") == std::string::npos && (v.empty() || (v.front() != ' ' && v.back() != ' ')))
-    return v;
+  if (v.find_first_of(",\"\r\n") == std::string::npos && (v.empty() || (v.front() != ' ' && v.back() != ' '))) return v;
   std::string quoted = "\"";
   for (char c : v) {
     if (c == '"') quoted += '"';
@@ -54,13 +53,13 @@ std::string export_people(Storage& storage, const ExportOptions& options) {
                                 "WHERE responsible_person_id IS NOT NULL ORDER BY path"))
       responsible[r.integer(0)].push_back(r.text(1).empty() ? "全村" : r.text(1));
 
-    for (const Row& r : s.query(
-             "SELECT p.id, COALESCE(h.code, ''), COALESCE(h.head_name, ''), p.name, COALESCE(p.phone, ''), "
-             "COALESCE(hu.path, pu.path, ''), p.lang, COALESCE(c.code, ''), COALESCE(p.org_unit_id, 0) "
-             "FROM core_persons p LEFT JOIN core_households h ON h.id = p.household_id "
-             "LEFT JOIN core_org_units hu ON hu.id = h.org_unit_id "
-             "LEFT JOIN core_org_units pu ON pu.id = p.org_unit_id "
-             "LEFT JOIN core_households c ON c.id = h.central_household_id ORDER BY h.code, p.id")) {
+    for (const Row& r :
+         s.query("SELECT p.id, COALESCE(h.code, ''), COALESCE(h.head_name, ''), p.name, COALESCE(p.phone, ''), "
+                 "COALESCE(hu.path, pu.path, ''), p.lang, COALESCE(c.code, ''), COALESCE(p.org_unit_id, 0) "
+                 "FROM core_persons p LEFT JOIN core_households h ON h.id = p.household_id "
+                 "LEFT JOIN core_org_units hu ON hu.id = h.org_unit_id "
+                 "LEFT JOIN core_org_units pu ON pu.id = p.org_unit_id "
+                 "LEFT JOIN core_households c ON c.id = h.central_household_id ORDER BY h.code, p.id")) {
       const std::int64_t id = r.integer(0);
       if (options.units && !options.units->contains(r.integer(8))) continue;
       std::vector<std::string> cells{r.text(1), r.text(2), r.text(3), r.text(4), r.text(5), joined(roles[id])};

@@ -168,7 +168,8 @@ std::optional<OrgUnit> SqliteDirectory::org_unit_by_path(std::string_view path) 
 std::vector<OrgUnit> SqliteDirectory::units_responsible_for(std::int64_t person_id) {
   return storage_.read([&](Session& s) {
     std::vector<OrgUnit> out;
-    for (const Row& r : s.query(std::string(kUnitSelect) + "WHERE responsible_person_id = ? ORDER BY path", {person_id}))
+    for (const Row& r :
+         s.query(std::string(kUnitSelect) + "WHERE responsible_person_id = ? ORDER BY path", {person_id}))
       out.push_back(unit_from(r));
     return out;
   });
@@ -209,7 +210,8 @@ std::vector<std::int64_t> SqliteDirectory::resolve(const Audience& a) {
   if (a.everyone) any.emplace_back("1");
   if (!a.org_units.empty()) any.emplace_back("COALESCE(p.org_unit_id, 0) IN (SELECT id FROM inc)");
   if (!a.roles.empty()) {
-    any.emplace_back("p.id IN (SELECT person_id FROM core_person_roles WHERE role IN (SELECT value FROM json_each(?)))");
+    any.emplace_back(
+        "p.id IN (SELECT person_id FROM core_person_roles WHERE role IN (SELECT value FROM json_each(?)))");
     params.emplace_back(json_list(a.roles));
   }
   if (!a.households.empty()) {

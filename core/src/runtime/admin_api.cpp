@@ -2,8 +2,8 @@
 
 #include <charconv>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "directory/people_export.hpp"
 #include "directory/people_import.hpp"
@@ -33,8 +33,7 @@ std::int64_t id_param(const HttpRequest& r, std::string_view name) {
   const std::string v = r.path_param(name);
   std::int64_t id = 0;
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), id);
-  if (ec != std::errc() || end != v.data() + v.size() || id <= 0)
-    throw ApiError(404, "not_found", "not an id: " + v);
+  if (ec != std::errc() || end != v.data() + v.size() || id <= 0) throw ApiError(404, "not_found", "not an id: " + v);
   return id;
 }
 
@@ -45,8 +44,9 @@ std::int64_t int_query(const HttpRequest& r, std::string_view name, std::int64_t
   std::int64_t n = 0;
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   if (ec != std::errc() || end != v.data() + v.size() || n < lo || n > hi)
-    throw ApiError(400, "bad_request",
-                   std::string(name) + " must be a whole number from " + std::to_string(lo) + " to " + std::to_string(hi));
+    throw ApiError(
+        400, "bad_request",
+        std::string(name) + " must be a whole number from " + std::to_string(lo) + " to " + std::to_string(hi));
   return n;
 }
 
@@ -118,7 +118,8 @@ struct Api {
       } catch (const ApiError& e) {
         respond(HttpResponse::error(e.status(), e.code(), e.what()));
       } catch (const ConstraintError& e) {
-        respond(HttpResponse::error(409, "conflict", std::string("与现有数据冲突 / conflicts with existing data: ") + e.what()));
+        respond(HttpResponse::error(409, "conflict",
+                                    std::string("与现有数据冲突 / conflicts with existing data: ") + e.what()));
       }
     };
     registrations.push_back(routes.add(std::move(spec)));
@@ -134,11 +135,14 @@ std::string ref(const char* schema) {
   return json{{"$ref", std::string("#/components/schemas/") + schema}}.dump();
 }
 std::string page_of(const char* schema) {
-  return json{{"allOf", json::array({json{{"$ref", "#/components/schemas/Page"}},
-                                     json{{"type", "object"},
-                                          {"properties",
-                                           {{"items", {{"type", "array"},
-                                                       {"items", {{"$ref", std::string("#/components/schemas/") + schema}}}}}}}}})}}
+  return json{
+      {"allOf",
+       json::array(
+           {json{{"$ref", "#/components/schemas/Page"}},
+            json{{"type", "object"},
+                 {"properties",
+                  {{"items",
+                    {{"type", "array"}, {"items", {{"$ref", std::string("#/components/schemas/") + schema}}}}}}}}})}}
       .dump();
 }
 
@@ -260,7 +264,10 @@ void add_persons(Api& api) {
             return api.reply(r, api.admin.identities(c, id_param(r, "id")));
           });
   api.add("PUT", "/api/v1/persons/{id}/identities/{kind}", kWriters,
-          {"Set a chat identity (wecom, dingtalk, feishu, telegram, slack)", "directory", {}, ref("IdentityInput"),
+          {"Set a chat identity (wecom, dingtalk, feishu, telegram, slack)",
+           "directory",
+           {},
+           ref("IdentityInput"),
            ref("Person")},
           [&api](const HttpRequest& r, const Caller& c) {
             return api.reply(r, api.admin.set_identity(c, id_param(r, "id"), r.path_param("kind"), body_json(r)));
@@ -272,14 +279,13 @@ void add_persons(Api& api) {
           });
   api.add("POST", "/api/v1/audience", kReaders,
           {"Resolve an audience to persons", "directory", {}, ref("Audience"), ref("AudienceResult")},
-          [&api](const HttpRequest& r, const Caller& c) {
-            return api.reply(r, api.admin.audience(c, body_json(r)));
-          });
+          [&api](const HttpRequest& r, const Caller& c) { return api.reply(r, api.admin.audience(c, body_json(r))); });
 }
 
 json report_json(const directory::ImportReport& report, bool dry_run) {
   json problems = json::array();
-  for (const auto& p : report.problems) problems.push_back({{"line", p.line}, {"column", p.column}, {"reason", p.reason}});
+  for (const auto& p : report.problems)
+    problems.push_back({{"line", p.line}, {"column", p.column}, {"reason", p.reason}});
   return {{"applied", report.applied},
           {"dry_run", dry_run},
           {"rows", report.rows},
@@ -296,10 +302,13 @@ json report_json(const directory::ImportReport& report, bool dry_run) {
 void add_import_export(Api& api) {
   api.add(
       "POST", "/api/v1/import/people", kWriters,
-      {"Import the people register (CSV: UTF-8, UTF-8 with BOM or GBK)", "directory",
+      {"Import the people register (CSV: UTF-8, UTF-8 with BOM or GBK)",
+       "directory",
        {{"dry_run", "report what would change, write nothing", "boolean"},
         {"skip_bad", "import the good rows even if some are bad", "boolean"}},
-       json{{"type", "string"}, {"format", "binary"}}.dump(), ref("ImportReport"), 200,
+       json{{"type", "string"}, {"format", "binary"}}.dump(),
+       ref("ImportReport"),
+       200,
        "200 when applied or a dry run; 422 when refused (nothing written)."},
       [&api](const HttpRequest& r, const Caller& c) {
         if (!c.scope.whole_village)
@@ -316,14 +325,17 @@ void add_import_export(Api& api) {
       kImportBodyLimit, "text/csv");
   api.add(
       "GET", "/api/v1/export/people", kWriters,
-      {"Export the people register as CSV (UTF-8 with BOM, for Excel)", "directory",
-       {{"headers", "en for English headers (default Chinese)"}}, "", json{{"type", "string"}}.dump()},
+      {"Export the people register as CSV (UTF-8 with BOM, for Excel)",
+       "directory",
+       {{"headers", "en for English headers (default Chinese)"}},
+       "",
+       json{{"type", "string"}}.dump()},
       [&api](const HttpRequest& r, const Caller& c) {
         directory::ExportOptions options;
         options.english_headers = r.query_param("headers") == "en";
         if (!c.scope.whole_village) options.units = c.scope.units;
-        HttpResponse res = HttpResponse::text(200, directory::export_people(api.storage, options),
-                                              "text/csv; charset=utf-8");
+        HttpResponse res =
+            HttpResponse::text(200, directory::export_people(api.storage, options), "text/csv; charset=utf-8");
         res.headers.emplace_back("Content-Disposition", "attachment; filename=\"people.csv\"");
         return res;
       },
@@ -331,38 +343,39 @@ void add_import_export(Api& api) {
 }
 
 void add_tokens_audit(Api& api) {
-  api.add("GET", "/api/v1/tokens", kAdminOnly, {"List API tokens (never the tokens themselves)", "access", {}, "",
-                                                ref("TokenList")},
+  api.add("GET", "/api/v1/tokens", kAdminOnly,
+          {"List API tokens (never the tokens themselves)", "access", {}, "", ref("TokenList")},
           [&api](const HttpRequest& r, const Caller&) {
             json items = json::array();
             for (const auto& t : api.tokens.list()) items.push_back(to_json(t));
             return api.reply(r, {{"items", std::move(items)}});
           });
-  api.add("POST", "/api/v1/tokens", kAdminOnly,
-          {"Create an API token (shown once)", "access", {}, ref("TokenInput"), ref("NewToken"), 201},
-          [&api](const HttpRequest& r, const Caller& c) {
-            const json body = body_json(r);
-            if (!body.is_object()) throw ApiError(400, "bad_request", "the body must be a JSON object");
-            for (const auto& [key, value] : body.items())
-              if (key != "name" && key != "role" && key != "person_id")
-                throw ApiError(400, "bad_request", "unknown field '" + key + "'");
-            if (!body.contains("name") || !body["name"].is_string() || !body.contains("role") || !body["role"].is_string())
-              throw ApiError(400, "bad_request", "name and role are required strings");
-            std::optional<std::int64_t> person;
-            if (body.contains("person_id") && !body["person_id"].is_null()) {
-              if (!body["person_id"].is_number_integer()) throw ApiError(400, "bad_request", "person_id must be an id");
-              person = body["person_id"].get<std::int64_t>();
-            }
-            try {
-              const std::string token =
-                  api.tokens.create(body["name"].get<std::string>(), body["role"].get<std::string>(), person, &c.actor);
-              return HttpResponse::json(201, {{"token", token}, {"name", body["name"]}, {"role", body["role"]}});
-            } catch (const std::invalid_argument& e) {
-              const std::string what = e.what();
-              throw ApiError(what.find("exists already") != std::string::npos ? 409 : 422,
-                             what.find("exists already") != std::string::npos ? "conflict" : "invalid", what);
-            }
-          });
+  api.add(
+      "POST", "/api/v1/tokens", kAdminOnly,
+      {"Create an API token (shown once)", "access", {}, ref("TokenInput"), ref("NewToken"), 201},
+      [&api](const HttpRequest& r, const Caller& c) {
+        const json body = body_json(r);
+        if (!body.is_object()) throw ApiError(400, "bad_request", "the body must be a JSON object");
+        for (const auto& [key, value] : body.items())
+          if (key != "name" && key != "role" && key != "person_id")
+            throw ApiError(400, "bad_request", "unknown field '" + key + "'");
+        if (!body.contains("name") || !body["name"].is_string() || !body.contains("role") || !body["role"].is_string())
+          throw ApiError(400, "bad_request", "name and role are required strings");
+        std::optional<std::int64_t> person;
+        if (body.contains("person_id") && !body["person_id"].is_null()) {
+          if (!body["person_id"].is_number_integer()) throw ApiError(400, "bad_request", "person_id must be an id");
+          person = body["person_id"].get<std::int64_t>();
+        }
+        try {
+          const std::string token =
+              api.tokens.create(body["name"].get<std::string>(), body["role"].get<std::string>(), person, &c.actor);
+          return HttpResponse::json(201, {{"token", token}, {"name", body["name"]}, {"role", body["role"]}});
+        } catch (const std::invalid_argument& e) {
+          const std::string what = e.what();
+          throw ApiError(what.find("exists already") != std::string::npos ? 409 : 422,
+                         what.find("exists already") != std::string::npos ? "conflict" : "invalid", what);
+        }
+      });
   api.add("DELETE", "/api/v1/tokens/{name}", kAdminOnly, {"Revoke an API token", "access", {}, "", ref("Revoked")},
           [&api](const HttpRequest& r, const Caller& c) {
             if (!api.tokens.revoke(r.path_param("name"), &c.actor))
@@ -378,8 +391,12 @@ void add_tokens_audit(Api& api) {
            "", page_of("AuditEntry")},
           [&api](const HttpRequest& r, const Caller&) {
             const auto p = paging(r);
-            directory::audit::Query q{r.query_param("entity"), r.query_param("entity_id"), r.query_param("actor"),
-                                      r.query_param("action"), p.page, p.per_page};
+            directory::audit::Query q{r.query_param("entity"),
+                                      r.query_param("entity_id"),
+                                      r.query_param("actor"),
+                                      r.query_param("action"),
+                                      p.page,
+                                      p.per_page};
             return api.reply(r, api.storage.read([&](Session& s) { return directory::audit::list(s, q); }));
           });
   api.add("GET", "/api/v1/me", {}, {"This token: name, role and scope", "access", {}, "", ref("Me")},

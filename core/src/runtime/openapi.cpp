@@ -45,8 +45,9 @@ json ref(const char* name) {
 json core_schemas() {
   json s;
   s["Error"] = object({{"error", object({{"code", str()}, {"message", str()}}, {"code", "message"})}}, {"error"});
-  s["Page"] = object({{"items", array_of(json::object())}, {"total", integer()}, {"page", integer()}, {"per_page", integer()}},
-                     {"items", "total", "page", "per_page"});
+  s["Page"] =
+      object({{"items", array_of(json::object())}, {"total", integer()}, {"page", integer()}, {"per_page", integer()}},
+             {"items", "total", "page", "per_page"});
   s["Deleted"] = object({{"deleted", boolean()}});
   s["Revoked"] = object({{"revoked", boolean()}});
   s["OrgUnit"] = object({{"id", integer()},
@@ -63,8 +64,8 @@ json core_schemas() {
                            {"central_household_id", nullable_id()},
                            {"central_household_code", str()},
                            {"members", integer()}});
-  s["HouseholdInput"] =
-      object({{"code", str()}, {"head_name", str()}, {"org_unit_id", nullable_id()}, {"central_household_id", nullable_id()}});
+  s["HouseholdInput"] = object(
+      {{"code", str()}, {"head_name", str()}, {"org_unit_id", nullable_id()}, {"central_household_id", nullable_id()}});
   const json identities = {{"type", "object"}, {"additionalProperties", {{"type", "string"}, {"nullable", true}}}};
   s["Person"] = object({{"id", integer()},
                         {"name", str()},
@@ -94,29 +95,28 @@ json core_schemas() {
   s["IdentityInput"] = object({{"external_id", str()}}, {"external_id"});
   s["IdentityList"] = object({{"items", array_of(object({{"kind", str()}, {"external_id", str()}}))}});
   const json ids = array_of(integer());
-  s["Audience"] = object({{"everyone", boolean()},
-                          {"org_units", ids},
-                          {"roles", array_of(str())},
-                          {"households", ids},
-                          {"central_households", ids},
-                          {"persons", ids},
-                          {"only_roles", array_of(str())},
-                          {"exclude", object({{"org_units", ids},
-                                              {"roles", array_of(str())},
-                                              {"households", ids},
-                                              {"persons", ids}})}});
+  s["Audience"] = object(
+      {{"everyone", boolean()},
+       {"org_units", ids},
+       {"roles", array_of(str())},
+       {"households", ids},
+       {"central_households", ids},
+       {"persons", ids},
+       {"only_roles", array_of(str())},
+       {"exclude", object({{"org_units", ids}, {"roles", array_of(str())}, {"households", ids}, {"persons", ids}})}});
   s["AudienceResult"] = object({{"count", integer()}, {"person_ids", ids}});
-  s["ImportReport"] = object({{"applied", boolean()},
-                              {"dry_run", boolean()},
-                              {"rows", integer()},
-                              {"persons_created", integer()},
-                              {"persons_updated", integer()},
-                              {"households_created", integer()},
-                              {"households_updated", integer()},
-                              {"org_units_created", integer()},
-                              {"changes", integer()},
-                              {"change_lines", array_of(str())},
-                              {"problems", array_of(object({{"line", integer()}, {"column", str()}, {"reason", str()}}))}});
+  s["ImportReport"] =
+      object({{"applied", boolean()},
+              {"dry_run", boolean()},
+              {"rows", integer()},
+              {"persons_created", integer()},
+              {"persons_updated", integer()},
+              {"households_created", integer()},
+              {"households_updated", integer()},
+              {"org_units_created", integer()},
+              {"changes", integer()},
+              {"change_lines", array_of(str())},
+              {"problems", array_of(object({{"line", integer()}, {"column", str()}, {"reason", str()}}))}});
   s["Token"] = object({{"id", integer()},
                        {"name", str()},
                        {"role", str()},
@@ -183,10 +183,10 @@ nlohmann::json openapi_document(const http::RouteTable& routes) {
     op["operationId"] = operation_id(r->method, r->path + (r->prefix ? "/sub" : ""));
     op["summary"] = r->summary.empty() ? r->method + " " + r->path : r->summary;
     if (!r->description.empty()) op["description"] = r->description;
-    const std::string tag = !r->tag.empty()                  ? r->tag
-                            : path.starts_with("/hooks/")    ? std::string("hooks")
-                            : path.starts_with("/api/v1/")   ? std::string("api")
-                                                             : std::string("server");
+    const std::string tag = !r->tag.empty()                ? r->tag
+                            : path.starts_with("/hooks/")  ? std::string("hooks")
+                            : path.starts_with("/api/v1/") ? std::string("api")
+                                                           : std::string("server");
     op["tags"] = json::array({tag});
     tags.insert(tag);
     json parameters = json::array();

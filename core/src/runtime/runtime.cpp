@@ -299,8 +299,8 @@ void Runtime::start() {
     d.storage = open_storage(d.cfg);
     d.directory = std::make_unique<directory::SqliteDirectory>(*d.storage);
     d.tokens = std::make_unique<TokenStore>(*d.storage);
-    d.admin = std::make_unique<directory::DirectoryAdmin>(*d.storage, *d.directory,
-                                                          [&d] { d.directory->invalidate(); });
+    d.admin =
+        std::make_unique<directory::DirectoryAdmin>(*d.storage, *d.directory, [&d] { d.directory->invalidate(); });
     d.scheduler = std::make_unique<JobScheduler>(*d.storage);
     d.workers = std::make_unique<asio::thread_pool>(static_cast<std::size_t>(d.cfg.pipeline.workers));
     d.deadlines = std::make_unique<pipeline::Deadlines>();

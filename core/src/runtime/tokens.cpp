@@ -22,12 +22,10 @@ TokenInfo from_row(const Row& r) {
 }  // namespace
 
 nlohmann::json to_json(const TokenInfo& t) {
-  return {{"id", t.id},
-          {"name", t.name},
-          {"role", t.role},
-          {"created_at", t.created_at},
-          {"revoked", t.revoked},
-          {"person_id", t.person_id > 0 ? nlohmann::json(t.person_id) : nlohmann::json(nullptr)}};
+  return {
+      {"id", t.id},           {"name", t.name},
+      {"role", t.role},       {"created_at", t.created_at},
+      {"revoked", t.revoked}, {"person_id", t.person_id > 0 ? nlohmann::json(t.person_id) : nlohmann::json(nullptr)}};
 }
 
 std::string TokenStore::create(const std::string& name, const std::string& role, std::optional<std::int64_t> person_id,
