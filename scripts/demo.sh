@@ -16,6 +16,9 @@ mkdir -p data
 echo "==> seeding the demo village (config/demo/people.csv)"
 ./build/villagebot import people config/demo/people.csv --config "$config"
 
+# An admin token for the API (a new one each run; `villagebot token list` shows them all).
+token=$(./build/villagebot token create --name "demo-admin-$(date +%Y%m%d-%H%M%S)" --role admin --config "$config" 2>/dev/null)
+
 port=${VILLAGEBOT_DEMO_PORT:-8080}
 cat <<TEXT
 
@@ -28,6 +31,11 @@ villagebot demo — 演示村 (200 villagers in 60 households; who is who: confi
 
   Or chat in a terminal, as anyone in the village:
     ./build/villagebot chat --as 13800000001 --config ${config}
+
+  The admin API (docs/API.md), with this run's admin token:
+    curl -s -H 'Authorization: Bearer ${token}' 'localhost:${port}/api/v1/persons?q=王'
+    curl -s -H 'Authorization: Bearer ${token}' localhost:${port}/api/v1/export/people > people.csv
+  Everything it offers: curl -s localhost:${port}/api/v1/openapi.json
 
   Health and metrics:  curl -s localhost:${port}/healthz   curl -s localhost:${port}/metrics
 

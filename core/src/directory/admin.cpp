@@ -325,9 +325,10 @@ json DirectoryAdmin::update_org_unit(const Caller& c, std::int64_t id, const jso
       if (path != unit->path && !s.query("SELECT 1 FROM core_org_units WHERE path = ?", {path}).empty())
         conflict("已有此单位 / an org unit with this path exists: " + path);
       // The subtree's paths follow: old/... → new/...
-      s.execute("UPDATE core_org_units SET path = ? || substr(path, ?) WHERE substr(path, 1, ?) = ?",
-                {path, static_cast<std::int64_t>(unit->path.size() + 1),
-                 static_cast<std::int64_t>(unit->path.size() + 1), unit->path + "/"});
+      // SQLite's substr and length count characters, not bytes: measure in SQL.
+      s.execute(
+          "UPDATE core_org_units SET path = ? || substr(path, length(?) + 1) WHERE substr(path, 1, length(?)) = ?",
+          {path, unit->path, unit->path + "/", unit->path + "/"});
       s.execute("UPDATE core_org_units SET name = ?, parent_id = ?, path = ? WHERE id = ?", {name, parent, path, id});
     } else if (name != unit->name) {
       s.execute("UPDATE core_org_units SET name = ? WHERE id = ?", {name, id});

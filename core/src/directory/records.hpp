@@ -13,7 +13,7 @@ nlohmann::json person_record(Session& session, std::int64_t id);
 nlohmann::json household_record(Session& session, std::int64_t id);
 nlohmann::json org_unit_record(Session& session, std::int64_t id);
 
-// Phones masked (+86138****0001) in every "phone" field, at any depth: for
+// Phones masked (138****0001) in every "phone" field, at any depth: for
 // roles that do not need them (supervisor).
 void mask_phones(nlohmann::json& value);
 
