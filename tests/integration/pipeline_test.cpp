@@ -176,18 +176,15 @@ TEST(Pipeline, PluginMessagesGoOutThroughTheAdapterAndOptOutIsHonoured) {
   const auto body = nlohmann::json::parse(got[0].body);
   EXPECT_EQ(body["recipient"], "+8613800000001");
   EXPECT_EQ(body["text"], "乡亲们好");
-  for (int i = 0;
-       i < 100 && server.count("SELECT COUNT(*) FROM core_messages WHERE direction='out' AND status='sent'") == 0; ++i)
+  for (int i = 0; i < 100 && server.count("SELECT COUNT(*) FROM core_outbox WHERE status='sent'") == 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_EQ(
-      server.count("SELECT COUNT(*) FROM core_messages WHERE direction='out' AND status='sent' AND text='乡亲们好'"),
-      1);
+  EXPECT_EQ(server.count("SELECT COUNT(*) FROM core_outbox WHERE status='sent' AND text='乡亲们好'"), 1);
 
   // 退订: this adapter is SMS, so the greeting is no longer sent.
   server.send(kVillager, "退订");
   server.send(kVillager, "greet");
   EXPECT_EQ(receiver.wait_for(2, std::chrono::milliseconds(500)).size(), 1U);
-  EXPECT_EQ(server.count("SELECT COUNT(*) FROM core_messages WHERE direction='out' AND text='乡亲们好'"), 1)
+  EXPECT_EQ(server.count("SELECT COUNT(*) FROM core_outbox WHERE text='乡亲们好'"), 1)
       << "no channel reaches an opted-out villager with only SMS";
 }
 

@@ -38,6 +38,9 @@ class AdapterContext {
   virtual RouteRegistry& routes() = 0;
   virtual HttpClient& http_client() = 0;
   virtual spdlog::logger& logger() = 0;
+  // A delivery receipt from the platform (status callback) for a message this
+  // adapter sent: provider_id is what send() returned in SendResult.
+  virtual void report_delivery(const std::string& provider_id, bool delivered, const std::string& error = {}) = 0;
   // For interactive adapters: ask the process to stop (e.g. end of input).
   virtual void request_shutdown() = 0;
 };
@@ -51,8 +54,12 @@ class Adapter {
   virtual void stop() {}
   // What `sender` and personal addresses are: "phone" or a platform id kind.
   [[nodiscard]] virtual std::string identity_kind() const { return "phone"; }
-  // SMS honours opt-out (退订) for non-essential messages.
+  // SMS honours opt-out (退订) for non-essential messages and quiet hours.
   [[nodiscard]] virtual bool is_sms() const { return false; }
+  // What send() can reach: a person (SMS, private chat) and/or a group chat
+  // (a group robot posts only to its group).
+  [[nodiscard]] virtual bool can_send_personal() const { return true; }
+  [[nodiscard]] virtual bool can_send_group() const { return false; }
   // Blocking send, called on a worker thread.
   virtual SendResult send(const OutboundMessage& message) = 0;
   [[nodiscard]] virtual nlohmann::json health() const { return {{"state", "running"}}; }

@@ -1,7 +1,11 @@
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <string>
 
+#include <nlohmann/json_fwd.hpp>
+
+#include "villagebot/directory.hpp"
 #include "villagebot/message.hpp"
 
 namespace villagebot {
@@ -12,15 +16,61 @@ struct SendOptions {
   std::string idempotency_key;
 };
 
-// Sending outside a reply: to a person (the messenger picks the channel) or to
-// an explicit address on an adapter. Returns the message-log id, or 0 when the
-// message was not sent (opt-out, no channel reaches the person).
+// How a broadcast reaches its audience.
+enum class ChannelPolicy {
+  group_first,   // one post in each group chat covering part of the audience; personal messages for the rest
+  personal_all,  // a personal message to everyone (private chat, else SMS)
+  sms_all,       // an SMS to everyone with a phone
+};
+
+struct Broadcast {
+  std::string kind = "notice";  // the sender's word: notice, alert, poll, reminder ...
+  std::string text;
+  Audience audience{};
+  ChannelPolicy policy = ChannelPolicy::group_first;
+  Priority priority = Priority::notice;
+  bool essential = false;             // sent to people who opted out of SMS, and during quiet hours
+  std::string created_by{};           // plugin or person, for the status view
+  std::chrono::seconds valid_for{0};  // 0: the engine's expire_after
+};
+
+// What a broadcast will cost, before it is sent (and as it was planned).
+struct DeliveryPlan {
+  std::int64_t persons = 0;            // in the audience
+  std::int64_t group_posts = 0;        // one per group chat used
+  std::int64_t covered_by_groups = 0;  // persons reached by a group post
+  std::int64_t personal_chats = 0;     // private chat messages
+  std::int64_t sms = 0;                // SMS messages
+  std::int64_t sms_segments = 0;       // 70 Chinese / 160 GSM characters per segment (67 / 153 when split)
+  std::int64_t opted_out = 0;          // not sent: opted out of non-essential SMS (退订)
+  std::int64_t unreachable = 0;        // no adapter reaches them
+  double estimated_cost = 0;           // SMS segments × the adapters' cost_per_segment
+};
+
+// Sending outside a reply. Everything goes through the durable outbox: accepted
+// means it will be sent, also after a crash, with retries, rate limits,
+// priorities, quiet hours and opt-out applied per adapter.
 class Messenger {
  public:
   virtual ~Messenger() = default;
+  // To a person (the messenger picks the channel). Returns the outbox id, or 0
+  // when the message was not queued (opted out, no channel reaches the person).
   virtual std::int64_t send_to_person(std::int64_t person_id, const std::string& text,
                                       const SendOptions& options = {}) = 0;
+  // To an explicit address on an adapter. Returns the outbox id (0: no such adapter).
   virtual std::int64_t send(OutboundMessage message) = 0;
+
+  // The plan of a broadcast, without sending anything.
+  virtual DeliveryPlan plan(const Broadcast& broadcast) = 0;
+  // Plans and queues a broadcast in one transaction; returns its id (the plan in *plan).
+  virtual std::int64_t broadcast(const Broadcast& broadcast, DeliveryPlan* plan = nullptr) = 0;
+  // The person acknowledged (收到) a broadcast; broadcast_id 0: the latest one
+  // they were sent within the last days. Returns the broadcast acknowledged, or 0.
+  virtual std::int64_t acknowledge(std::int64_t person_id, std::int64_t broadcast_id = 0) = 0;
+  // Messages still queued are cancelled; returns false for an unknown id.
+  virtual bool cancel_broadcast(std::int64_t broadcast_id) = 0;
+  // {"id","kind","counts":{"queued":..,"sent":..,...},"persons","acknowledged",...}; null if unknown.
+  virtual nlohmann::json broadcast_status(std::int64_t broadcast_id) = 0;
 };
 
 }  // namespace villagebot

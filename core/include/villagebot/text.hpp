@@ -27,6 +27,9 @@ std::size_t edit_distance(std::string_view a, std::string_view b);
 // E.164: "+8613800000001" for an 11-digit Chinese mobile (with or without
 // +86/0086/86), other numbers kept if they start with '+'. nullopt if invalid.
 std::optional<std::string> normalise_phone(std::string_view raw);
+// SMS segments of a text: GSM-7 text fits 160 per message (153 per part when
+// split); anything else (Chinese) is UCS-2, 70 (67 per part). 0 for "".
+int sms_segments(std::string_view utf8);
 // 138****0001: for logs.
 std::string mask_phone(std::string_view phone);
 // Masks every phone-number-like run of digits inside free text.

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "config/section.hpp"
+#include "delivery/cron.hpp"
 
 namespace villagebot::config {
 
@@ -94,6 +95,11 @@ void read_core(Config& cfg, toml::table& root, const std::shared_ptr<Document>& 
   if (auto village = top.table("village")) {
     cfg.village_name = village->string_or("name", cfg.village_name);
     cfg.timezone = village->string_or("timezone", cfg.timezone);
+    try {
+      (void)delivery::parse_utc_offset(cfg.timezone);
+    } catch (const std::invalid_argument& e) {
+      village->error("timezone", e.what());
+    }
   }
   if (auto logging = top.table("logging")) {
     cfg.log_level = logging->string_or("level", cfg.log_level);
@@ -177,6 +183,20 @@ void read_core(Config& cfg, toml::table& root, const std::shared_ptr<Document>& 
                                                                 cfg.file, cfg.errors, doc);
     }
   }
+  if (auto delivery = top.table("delivery")) {
+    auto& d = cfg.delivery;
+    d.quiet_hours = delivery->string_or("quiet_hours", d.quiet_hours);
+    try {
+      (void)delivery::DailyWindow::parse(d.quiet_hours);
+    } catch (const std::invalid_argument& e) {
+      delivery->error("quiet_hours", e.what());
+    }
+    d.max_attempts = static_cast<int>(delivery->integer_or("max_attempts", d.max_attempts, 1, 100));
+    d.retry_base = std::chrono::milliseconds(delivery->integer_or("retry_base_ms", d.retry_base.count(), 1, 3'600'000));
+    d.retry_max = std::chrono::milliseconds(delivery->integer_or("retry_max_ms", d.retry_max.count(), 1, 86'400'000));
+    d.expire_after =
+        std::chrono::seconds(delivery->integer_or("expire_after_s", d.expire_after.count(), 1, 30 * 86400));
+  }
   top.mark_known("adapters");
   if (toml::node* adapters = root.get("adapters")) {
     toml::array* arr = adapters->as_array();
@@ -193,6 +213,16 @@ void read_core(Config& cfg, toml::table& root, const std::shared_ptr<Document>& 
         entry.id = section->require_string("id");
         entry.type = section->require_string("type");
         entry.line = section->line_of("");
+        auto& d = entry.delivery;
+        d.rate_per_minute = static_cast<int>(section->integer_or("rate_per_minute", d.rate_per_minute, 0, 6'000'000));
+        d.burst = static_cast<int>(section->integer_or("burst", d.burst, 1, 100000));
+        d.concurrency = static_cast<int>(section->integer_or("concurrency", d.concurrency, 1, 256));
+        if (auto cost = section->number("cost_per_segment")) {
+          if (*cost < 0 || *cost > 100)
+            section->error("cost_per_segment", "must be between 0 and 100 (the price of one SMS segment)");
+          else
+            d.cost_per_segment = *cost;
+        }
         if (!entry.id.empty() && !std::regex_match(entry.id, id_re))
           section->error("id", "must be lower-case letters, digits, '-' or '_' (it becomes the route /hooks/<id>)");
         if (!entry.id.empty() && !ids.insert(entry.id).second) section->error("id", "'" + entry.id + "' is used twice");

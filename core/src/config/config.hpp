@@ -37,10 +37,28 @@ struct PipelineConfig {
   std::vector<std::string> bot_names{"villagebot", "村小助手"};
 };
 
+// How the delivery engine treats one adapter instance (keys of its [[adapters]] entry).
+struct AdapterDelivery {
+  int rate_per_minute = 0;      // token bucket; 0: unlimited (WeCom/DingTalk robots: 20)
+  int burst = 1;                // tokens the bucket holds
+  int concurrency = 8;          // sends in flight at once
+  double cost_per_segment = 0;  // SMS: price of one segment, for the plan's estimate
+};
+
+// The delivery engine ([delivery]).
+struct DeliveryConfig {
+  std::string quiet_hours;  // "21:30-07:00" in the village's time zone; "" = none
+  int max_attempts = 6;
+  std::chrono::milliseconds retry_base{2000};  // first back-off; doubles, with jitter
+  std::chrono::milliseconds retry_max{600000};
+  std::chrono::seconds expire_after{86400};  // a message this old is not sent any more
+};
+
 struct AdapterEntry {
   std::string id;
   std::string type;
   int line = 0;
+  AdapterDelivery delivery;
   std::shared_ptr<ConfigSection> section;  // the whole [[adapters]] table (id and type already read)
 };
 
@@ -52,6 +70,7 @@ struct Config {
   ServerConfig server;
   StorageConfig storage;
   PipelineConfig pipeline;
+  DeliveryConfig delivery;
   std::string plugin_dir = "build/plugins";
   std::vector<std::string> plugins_enabled;
   std::map<std::string, std::shared_ptr<ConfigSection>> plugin_sections;  // [plugins.<name>]

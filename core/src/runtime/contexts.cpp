@@ -12,12 +12,13 @@ PluginContextImpl::PluginContextImpl(const Services& services, std::string name)
       logger_(support::make_logger(name_)) {}
 
 AdapterContextImpl::AdapterContextImpl(std::string id, pipeline::Pipeline& pipeline, http::RouteTable& routes,
-                                       HttpClient& client, std::function<void()> shutdown)
+                                       HttpClient& client, std::function<void()> shutdown, ReceiptFn receipts)
     : id_(std::move(id)),
       pipeline_(pipeline),
       routes_(routes, "/hooks/" + id_, true),
       client_(client),
       shutdown_(std::move(shutdown)),
+      receipts_(std::move(receipts)),
       logger_(support::make_logger("adapter." + id_)) {}
 
 void AdapterContextImpl::submit(InboundMessage message, std::function<void(SubmitResult)> done) {

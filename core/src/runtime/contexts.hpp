@@ -62,14 +62,18 @@ class PluginContextImpl final : public PluginContext {
 
 class AdapterContextImpl final : public AdapterContext {
  public:
+  using ReceiptFn = std::function<void(const std::string& provider_id, bool delivered, const std::string& error)>;
   AdapterContextImpl(std::string id, pipeline::Pipeline& pipeline, http::RouteTable& routes, HttpClient& client,
-                     std::function<void()> shutdown);
+                     std::function<void()> shutdown, ReceiptFn receipts);
   [[nodiscard]] const std::string& id() const override { return id_; }
   void submit(InboundMessage message, std::function<void(SubmitResult)> done) override;
   RouteRegistry& routes() override { return routes_; }
   HttpClient& http_client() override { return client_; }
   spdlog::logger& logger() override { return *logger_; }
   void request_shutdown() override { shutdown_(); }
+  void report_delivery(const std::string& provider_id, bool delivered, const std::string& error) override {
+    if (receipts_) receipts_(provider_id, delivered, error);
+  }
 
  private:
   std::string id_;
@@ -77,6 +81,7 @@ class AdapterContextImpl final : public AdapterContext {
   http::PrefixedRoutes routes_;
   HttpClient& client_;
   std::function<void()> shutdown_;
+  ReceiptFn receipts_;
   std::shared_ptr<spdlog::logger> logger_;
 };
 

@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include "delivery/engine.hpp"
 #include "directory/admin.hpp"
 #include "directory/sqlite_directory.hpp"
 #include "http/http_client.hpp"
@@ -18,7 +19,6 @@
 #include "runtime/contexts.hpp"
 #include "runtime/core_commands.hpp"
 #include "runtime/job_scheduler.hpp"
-#include "runtime/messenger_impl.hpp"
 #include "runtime/openapi.hpp"
 #include "runtime/tokens.hpp"
 #include "storage/core_schema.hpp"
@@ -58,7 +58,7 @@ struct Runtime::Impl {
   std::unique_ptr<JobScheduler> scheduler;
   std::unique_ptr<pipeline::Deadlines> deadlines;
   std::unique_ptr<asio::thread_pool> workers;
-  std::unique_ptr<MessengerImpl> messenger;
+  std::unique_ptr<delivery::DeliveryEngine> messenger;
   std::unique_ptr<pipeline::Pipeline> pipeline;
   http::RouteTable routes;
   http::BeastHttpClient http_client;
@@ -176,23 +176,34 @@ void Runtime::Impl::start_modules() {
     started_plugins.push_back(p.name);
     spdlog::info("plugin {} {} started", p.name, p.version);
   }
-  std::vector<MessengerImpl::Route> routes_for_messenger;
+  std::vector<delivery::DeliveryEngine::AdapterSlot> routes_for_messenger;
   for (auto& a : adapters) {
-    a.context = std::make_unique<AdapterContextImpl>(a.id, *pipeline, routes, http_client, [this] {
-      std::lock_guard lock(shutdown_mutex);
-      shutdown_requested = true;
-      shutdown_cv.notify_all();
-    });
+    a.context = std::make_unique<AdapterContextImpl>(
+        a.id, *pipeline, routes, http_client,
+        [this] {
+          std::lock_guard lock(shutdown_mutex);
+          shutdown_requested = true;
+          shutdown_cv.notify_all();
+        },
+        [this, id = a.id](const std::string& provider_id, bool delivered, const std::string& error) {
+          messenger->report_delivery(id, provider_id, delivered, error);
+        });
     try {
       a.loaded.instance->start(*a.context);
     } catch (const std::exception& e) {
       throw loader::StartupError("adapter '" + a.id + "' failed to start: " + e.what());
     }
     a.started = true;
-    routes_for_messenger.push_back({a.id, a.loaded.instance.get()});
+    const config::AdapterEntry* entry = nullptr;
+    for (const auto& e : cfg.adapters)
+      if (e.id == a.id) entry = &e;
+    for (const auto& e : options.extra_adapters)
+      if (e.id == a.id) entry = &e;
+    routes_for_messenger.push_back(
+        {a.id, a.loaded.instance.get(), entry != nullptr ? entry->delivery : config::AdapterDelivery{}});
     spdlog::info("adapter {} ({}) started", a.id, a.loaded.type);
   }
-  messenger->set_adapters(std::move(routes_for_messenger));
+  messenger->start(std::move(routes_for_messenger));
 }
 
 void Runtime::Impl::register_core_routes() {
@@ -232,6 +243,8 @@ void Runtime::Impl::stop_all() {
     server->shutdown();
     server.reset();
   }
+  // The dispatchers call the adapters: they stop first.
+  if (messenger) messenger->stop();
   for (auto it = adapters.rbegin(); it != adapters.rend(); ++it) {
     if (!it->started) continue;
     try {
@@ -304,8 +317,7 @@ void Runtime::start() {
     d.scheduler = std::make_unique<JobScheduler>(*d.storage);
     d.workers = std::make_unique<asio::thread_pool>(static_cast<std::size_t>(d.cfg.pipeline.workers));
     d.deadlines = std::make_unique<pipeline::Deadlines>();
-    d.messenger = std::make_unique<MessengerImpl>(*d.storage, *d.directory, d.metrics,
-                                                  [&d](std::function<void()> fn) { d.run_blocking(std::move(fn)); });
+    d.messenger = std::make_unique<delivery::DeliveryEngine>(*d.storage, *d.directory, d.metrics, d.cfg);
     d.pipeline = std::make_unique<pipeline::Pipeline>(pipeline::PipelineDeps{
         d.cfg.pipeline, *d.storage, *d.directory, d.router, d.metrics, *d.messenger,
         [&d](std::function<void()> fn) { d.run_blocking(std::move(fn)); },
