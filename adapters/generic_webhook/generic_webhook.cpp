@@ -1,9 +1,12 @@
 #include "generic_webhook.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <cstdlib>
 
 #include "villagebot/crypto.hpp"
+#include "villagebot/text.hpp"
 
 namespace villagebot::adapters {
 
@@ -104,6 +107,33 @@ void GenericWebhook::start(AdapterContext& context) {
   spec.non_blocking = true;  // verifies, parses and submits; never waits
   spec.handler = [this](const HttpRequest& req, const Responder& respond) { handle(req, respond); };
   route_ = context.routes().add(std::move(spec));
+
+  // Delivery receipts for what send() posted to reply_url:
+  // {"id": "<the id reply_url answered>", "status": "delivered"|"failed", "error": "..."}.
+  RouteSpec status;
+  status.method = "POST";
+  status.path = "status";
+  status.summary = "Generic webhook delivery receipt: {\"id\",\"status\":\"delivered\"|\"failed\"[,\"error\"]}";
+  status.non_blocking = true;
+  status.handler = [this](const HttpRequest& req, const Responder& respond) { handle_status(req, respond); };
+  status_route_ = context.routes().add(std::move(status));
+}
+
+void GenericWebhook::handle_status(const HttpRequest& request, const Responder& respond) {
+  if (auto why = verify_generic(settings_, request, unix_now())) {
+    respond(HttpResponse::error(401, "bad_signature", *why));
+    return;
+  }
+  const auto body = nlohmann::json::parse(request.body, nullptr, false);
+  if (!body.is_object() || !body.contains("id") || !body["id"].is_string() || !body.contains("status") ||
+      !body["status"].is_string() || (body["status"] != "delivered" && body["status"] != "failed")) {
+    respond(
+        HttpResponse::error(400, "bad_request", "expected {\"id\": string, \"status\": \"delivered\" or \"failed\"}"));
+    return;
+  }
+  const std::string error = body.contains("error") && body["error"].is_string() ? body["error"].get<std::string>() : "";
+  context_->report_delivery(body["id"].get<std::string>(), body["status"] == "delivered", error);
+  respond(HttpResponse::json(200, {{"ok", true}}));
 }
 
 void GenericWebhook::handle(const HttpRequest& request, const Responder& respond) {
@@ -153,6 +183,7 @@ SendResult GenericWebhook::send(const OutboundMessage& message) {
   req.url = settings_.reply_url;
   req.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   req.headers = {{"Content-Type", "application/json"}};
+  if (!message.idempotency_key.empty()) req.headers.emplace_back("Idempotency-Key", message.idempotency_key);
   if (!settings_.secret.empty()) {
     const std::string ts = std::to_string(unix_now());
     req.headers.emplace_back("X-Villagebot-Timestamp", ts);
@@ -160,9 +191,19 @@ SendResult GenericWebhook::send(const OutboundMessage& message) {
   }
   const auto res = context_->http_client().request(req);
   if (res.status == 0) return SendResult::retryable(res.error);
-  if (res.status >= 200 && res.status < 300) return SendResult::ok();
-  if (res.status == 429 || res.status >= 500)
-    return SendResult::retryable("reply_url answered " + std::to_string(res.status));
+  if (res.status >= 200 && res.status < 300) {
+    // The receiver's id for this message, if it gives one: receipts refer to it.
+    const auto answer = nlohmann::json::parse(res.body, nullptr, false);
+    if (answer.is_object() && answer.contains("id") && answer["id"].is_string())
+      return SendResult::ok(answer["id"].get<std::string>());
+    return SendResult::ok();
+  }
+  if (res.status == 429 || res.status >= 500) {
+    int retry_after = 0;
+    for (const auto& [name, value] : res.headers)
+      if (text::ascii_lower(name) == "retry-after") retry_after = std::atoi(value.c_str());
+    return SendResult::retryable("reply_url answered " + std::to_string(res.status), std::max(0, retry_after));
+  }
   return SendResult::permanent("reply_url answered " + std::to_string(res.status) + ": " + res.body.substr(0, 200));
 }
 

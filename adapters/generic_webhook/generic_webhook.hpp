@@ -32,16 +32,22 @@ class GenericWebhook final : public Adapter {
  public:
   void configure(ConfigSection& config) override;
   void start(AdapterContext& context) override;
-  void stop() override { route_.reset(); }
+  void stop() override {
+    route_.reset();
+    status_route_.reset();
+  }
   [[nodiscard]] bool is_sms() const override { return settings_.sms; }
+  [[nodiscard]] bool can_send_group() const override { return !settings_.sms; }
   SendResult send(const OutboundMessage& message) override;
   [[nodiscard]] nlohmann::json health() const override;
 
  private:
   void handle(const HttpRequest& request, const Responder& respond);
+  void handle_status(const HttpRequest& request, const Responder& respond);
   GenericWebhookSettings settings_;
   AdapterContext* context_ = nullptr;
   Registration route_;
+  Registration status_route_;
 };
 
 }  // namespace villagebot::adapters

@@ -43,6 +43,7 @@ nlohmann::json audience_to_json(const Audience& a) {
           {"central_households", a.central_households},
           {"persons", a.persons},
           {"only_roles", a.only_roles},
+          {"within_org_units", a.within_org_units},
           {"exclude",
            {{"org_units", a.exclude_org_units},
             {"roles", a.exclude_roles},
@@ -52,9 +53,10 @@ nlohmann::json audience_to_json(const Audience& a) {
 
 Audience audience_from_json(const nlohmann::json& json) {
   if (!json.is_object()) throw std::invalid_argument("the audience must be a JSON object");
-  refuse_unknown_keys(
-      json, {"everyone", "org_units", "roles", "households", "central_households", "persons", "only_roles", "exclude"},
-      "");
+  refuse_unknown_keys(json,
+                      {"everyone", "org_units", "roles", "households", "central_households", "persons", "only_roles",
+                       "within_org_units", "exclude"},
+                      "");
   Audience a;
   if (auto it = json.find("everyone"); it != json.end() && !it->is_null()) {
     if (!it->is_boolean()) throw std::invalid_argument("everyone must be true or false");
@@ -66,6 +68,7 @@ Audience audience_from_json(const nlohmann::json& json) {
   read_list(json, "central_households", "", a.central_households);
   read_list(json, "persons", "", a.persons);
   read_list(json, "only_roles", "", a.only_roles);
+  read_list(json, "within_org_units", "", a.within_org_units);
   if (auto it = json.find("exclude"); it != json.end() && !it->is_null()) {
     if (!it->is_object()) throw std::invalid_argument("exclude must be an object");
     refuse_unknown_keys(*it, {"org_units", "roles", "households", "persons"}, "exclude.");

@@ -180,6 +180,7 @@ int cmd_import_people(const std::string& file, const std::string& config_file, b
                                  : "changed")
             << "\n";
   if (!report.problems.empty() && !report.applied && !dry_run) return 1;
+  if (skip_bad && report.applied) return 0;  // the good rows are in; the bad ones were listed above
   return report.problems.empty() ? 0 : 1;
 }
 

@@ -1,7 +1,9 @@
 // Directory figures (issue 3): import a 100,000-person register from CSV, then resolve
 // audiences of up to 100,000 persons. Prints figures, decides nothing.
 //
-//   vb_directory_bench [--rows N] [--dir PATH] [--keep]
+//   vb_directory_bench [--rows N] [--dir PATH] [--keep] [--no-audit]
+//
+// --no-audit imports without an actor (no audit log entries), to see what the log costs.
 //
 // The register is generated (seeded, the same every run): about N/3 households of 3 persons,
 // 10 村民小组 each with 2-4 院落 (a tenth of a group's households sit directly in the group),
@@ -25,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "directory/people_export.hpp"
 #include "directory/people_import.hpp"
 #include "directory/sqlite_directory.hpp"
 #include "storage/core_schema.hpp"
@@ -165,17 +168,30 @@ Generated generate(int rows) {
   return g;
 }
 
+// `label` padded to `width` terminal columns (a CJK character takes two).
+std::string padded(const std::string& label, std::size_t width) {
+  std::size_t columns = 0;
+  for (std::size_t i = 0; i < label.size();) {
+    const auto b = static_cast<unsigned char>(label[i]);
+    const std::size_t len = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+    columns += len == 3 ? 2 : 1;
+    i += len;
+  }
+  return label + std::string(columns < width ? width - columns : 0, ' ');
+}
+
 void print_report(const char* what, const directory::ImportReport& r, double ms) {
-  std::printf("%-34s %10.1f ms  %9.0f rows/s   persons +%d ~%d, households +%d ~%d, units +%d, changes %zu, %s\n", what,
-              ms, r.rows / (ms / 1000.0), r.persons_created, r.persons_updated, r.households_created,
-              r.households_updated, r.org_units_created, r.changes, r.applied ? "applied" : "not applied");
+  std::printf("%s %10.1f ms  %9.0f rows/s   persons +%d ~%d, households +%d ~%d, units +%d, changes %zu, %s\n",
+              padded(what, 32).c_str(), ms, r.rows / (ms / 1000.0), r.persons_created, r.persons_updated,
+              r.households_created, r.households_updated, r.org_units_created, r.changes,
+              r.applied ? "applied" : "not applied");
   for (std::size_t i = 0; i < r.problems.size() && i < 5; ++i)
     std::printf("    problem: line %d [%s] %s\n", r.problems[i].line, r.problems[i].column.c_str(),
                 r.problems[i].reason.c_str());
 }
 
 // Runs `f` `reps` times; prints the first and the best time and the size of the result.
-void time_resolve(const char* what, int reps, const std::function<std::size_t()>& f) {
+void time_resolve(const std::string& what, int reps, const std::function<std::size_t()>& f) {
   double first = 0;
   double best = 1e300;
   std::size_t n = 0;
@@ -186,8 +202,8 @@ void time_resolve(const char* what, int reps, const std::function<std::size_t()>
     if (rep == 0) first = ms;
     best = std::min(best, ms);
   }
-  std::printf("%-46s %8zu persons  first %8.1f ms  best %8.1f ms  %10.0f persons/s\n", what, n, first, best,
-              best > 0 ? static_cast<double>(n) / (best / 1000.0) : 0.0);
+  std::printf("%s %8zu persons  first %8.1f ms  best %8.1f ms  %10.0f persons/s\n", padded(what, 48).c_str(), n, first,
+              best, best > 0 ? static_cast<double>(n) / (best / 1000.0) : 0.0);
 }
 
 std::uintmax_t size_of_db(const std::string& path) {
@@ -206,6 +222,7 @@ int main(int argc, char** argv) {
   int rows = 100000;
   fs::path dir;
   bool keep = false;
+  bool audit = true;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--rows" && i + 1 < argc) {
@@ -214,8 +231,10 @@ int main(int argc, char** argv) {
       dir = argv[++i];
     } else if (arg == "--keep") {
       keep = true;
+    } else if (arg == "--no-audit") {
+      audit = false;
     } else {
-      std::cerr << "usage: vb_directory_bench [--rows N] [--dir PATH] [--keep]\n";
+      std::cerr << "usage: vb_directory_bench [--rows N] [--dir PATH] [--keep] [--no-audit]\n";
       return 2;
     }
   }
@@ -252,7 +271,7 @@ int main(int argc, char** argv) {
   storage->migrate("core", storage::core_migrations());
 
   directory::ImportOptions options;
-  options.actor = directory::audit::cli_actor();  // as `villagebot import people` does: with the audit log
+  if (audit) options.actor = directory::audit::cli_actor();  // as `villagebot import people` does
   start = Clock::now();
   const auto first = directory::import_people(*storage, bytes, options);
   const double first_ms = ms_since(start);
@@ -265,9 +284,23 @@ int main(int argc, char** argv) {
   start = Clock::now();
   const auto dry_report = directory::import_people(*storage, bytes, dry);
   print_report("dry run (same file)", dry_report, ms_since(start));
-  std::printf("database %.1f MB (with WAL); audit log entries: %lld\n", static_cast<double>(size_of_db(db_path)) / 1e6,
-              static_cast<long long>(storage->read(
-                  [](Session& s) { return s.query("SELECT COUNT(*) FROM core_audit_log")[0].integer(0); })));
+  const auto [audit_entries, audit_bytes] = storage->read([](Session& s) {
+    const auto r = s.query(
+        "SELECT COUNT(*), COALESCE(SUM(COALESCE(LENGTH(before), 0) + COALESCE(LENGTH(after), 0)), 0) FROM "
+        "core_audit_log");
+    return std::pair<std::int64_t, std::int64_t>{r[0].integer(0), r[0].integer(1)};
+  });
+  std::printf("database %.1f MB (with WAL); audit log: %lld entries, %.1f MB of before/after JSON\n",
+              static_cast<double>(size_of_db(db_path)) / 1e6, static_cast<long long>(audit_entries),
+              static_cast<double>(audit_bytes) / 1e6);
+  start = Clock::now();
+  const std::string exported = directory::export_people(*storage, directory::ExportOptions{});
+  const double export_ms = ms_since(start);
+  std::printf("%s %10.1f ms  %9.0f rows/s   %.1f MB CSV\n", padded("export (all persons)", 32).c_str(), export_ms,
+              rows / (export_ms / 1000.0), static_cast<double>(exported.size()) / 1e6);
+  start = Clock::now();
+  const auto reexport = directory::import_people(*storage, exported, dry);
+  print_report("dry run of the export", reexport, ms_since(start));
   std::printf("import %d rows: %.2f s (target for 100k: <= 10 s)%s\n\n", rows, first_ms / 1000.0,
               rows >= 100000 ? (first_ms <= 10000 ? "  -> met" : "  -> MISSED") : "");
 
@@ -322,14 +355,13 @@ int main(int argc, char** argv) {
   central.exclude_org_units = {group1->id};
   central.exclude_roles = {std::string(role::kCadre), std::string(role::kGroupLeader)};
   for (std::size_t i = 0; i < all_ids.size(); i += 100) central.exclude_persons.push_back(all_ids[i]);
-  char label[96];
-  std::snprintf(label, sizeof label, "resolve: %zu central households, exclusions", centrals.size());
-  time_resolve(label, reps, [&] { return directory.resolve(central).size(); });
+  time_resolve("resolve: " + std::to_string(centrals.size()) + " central households, exclusions", reps,
+               [&] { return directory.resolve(central).size(); });
 
   Audience listed;
   listed.persons = all_ids;
-  std::snprintf(label, sizeof label, "resolve: explicit list of %zu persons", all_ids.size());
-  time_resolve(label, reps, [&] { return directory.resolve(listed).size(); });
+  time_resolve("resolve: explicit list of " + std::to_string(all_ids.size()) + " persons", reps,
+               [&] { return directory.resolve(listed).size(); });
 
   Audience mixed;
   mixed.everyone = true;
@@ -340,8 +372,8 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; i < all_ids.size() && some.size() < 10000;
        i += std::max<std::size_t>(1, all_ids.size() / 10000))
     some.push_back(all_ids[i]);
-  std::snprintf(label, sizeof label, "persons(): %zu ids", some.size());
-  time_resolve(label, reps, [&] { return directory.persons(some).size(); });
+  time_resolve("persons(): " + std::to_string(some.size()) + " ids", reps,
+               [&] { return directory.persons(some).size(); });
   time_resolve("persons(): all ids", 2, [&] { return directory.persons(all_ids).size(); });
 
   std::printf("\nresolve target: 100k persons well under 1 s (see 'everyone' and 'explicit list' above)\n");

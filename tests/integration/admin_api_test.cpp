@@ -876,7 +876,8 @@ TEST_F(AdminApi, AScopedCadreChangesOnlyInsideHerUnits) {
   EXPECT_TRUE(is_error(call("PUT", unit_path(g2_), cadre, {{"name", "第二组"}}), 403, "out_of_scope"));
   // Moving something out of the scope, or placing something outside.
   EXPECT_TRUE(is_error(call("PUT", person_path(p1_), cadre, {{"household_id", h2_}}), 403, "out_of_scope"));
-  EXPECT_TRUE(is_error(call("PUT", person_path(p1_), cadre, {{"org_unit_id", g2_}}), 403, "out_of_scope"));
+  EXPECT_TRUE(is_error(call("PUT", person_path(p1_), cadre, {{"org_unit_id", g2_}}), 422, "invalid"))
+      << "a person lives in their household's unit: only the household moves";
   EXPECT_TRUE(is_error(call("PUT", household_path(h1_), cadre, {{"org_unit_id", g2_}}), 403, "out_of_scope"));
   EXPECT_TRUE(is_error(call("PUT", unit_path(g1east_), cadre, {{"parent_id", g2_}}), 403, "out_of_scope"));
   EXPECT_TRUE(is_error(
@@ -885,8 +886,8 @@ TEST_F(AdminApi, AScopedCadreChangesOnlyInsideHerUnits) {
   EXPECT_TRUE(
       is_error(call("POST", "/api/v1/persons", cadre,
                     {{"name", "外人"}, {"phone", "13800000033"}, {"household_id", h1_}, {"org_unit_id", root_}}),
-               403, "out_of_scope"))
-      << "placing the person at the root, outside 一组";
+               422, "invalid"))
+      << "a person cannot be placed outside their household's unit";
   EXPECT_TRUE(is_error(call("POST", "/api/v1/households", cadre, {{"code", "H020"}, {"org_unit_id", g2_}}), 403,
                        "out_of_scope"));
   EXPECT_TRUE(

@@ -72,6 +72,7 @@ struct Audience {
   std::vector<std::int64_t> central_households{};  // the central household and the households linked to it
   std::vector<std::int64_t> persons{};
   std::vector<std::string> only_roles{};
+  std::vector<std::int64_t> within_org_units{};   // when given: only persons in these subtrees (a cadre's scope)
   std::vector<std::int64_t> exclude_org_units{};  // subtrees
   std::vector<std::string> exclude_roles{};
   std::vector<std::int64_t> exclude_households{};
@@ -110,7 +111,7 @@ class Directory {
 
 // An audience as JSON (stored by plugins, sent by the API):
 // {"everyone":false,"org_units":[1],"roles":["cadre"],"households":[],"central_households":[],
-//  "persons":[],"only_roles":[],"exclude":{"org_units":[],"roles":[],"households":[],"persons":[]}}
+//  "persons":[],"only_roles":[],"within_org_units":[],"exclude":{"org_units":[],"roles":[],"households":[],"persons":[]}}
 // from_json throws std::invalid_argument naming the bad field.
 nlohmann::json audience_to_json(const Audience& audience);
 Audience audience_from_json(const nlohmann::json& json);

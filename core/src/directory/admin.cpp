@@ -50,10 +50,31 @@ void only_keys(const json& body, std::initializer_list<std::string_view> keys) {
 }
 
 // A text field: a string of valid, printable UTF-8 within the length limit.
+// The blanks Excel and Chinese input methods leave around a value; the CSV
+// import trims the same, so API and import store the same text.
+std::string trimmed(std::string s) {
+  static constexpr std::string_view kBlanks[] = {" ", "\t", "\xE3\x80\x80" /* U+3000 */, "\xC2\xA0" /* NBSP */,
+                                                 "\xEF\xBB\xBF" /* BOM */};
+  for (bool again = true; again;) {
+    again = false;
+    for (std::string_view b : kBlanks) {
+      if (s.starts_with(b)) {
+        s.erase(0, b.size());
+        again = true;
+      }
+      if (s.ends_with(b)) {
+        s.erase(s.size() - b.size());
+        again = true;
+      }
+    }
+  }
+  return s;
+}
+
 std::string text_field(const json& value, const std::string& field, std::size_t max_chars, bool allow_empty) {
   if (!value.is_string()) bad_request(field + " must be a string");
-  const auto& s = value.get_ref<const std::string&>();
-  if (!text::valid_utf8(s)) bad_request(field + " is not valid UTF-8");
+  if (!text::valid_utf8(value.get_ref<const std::string&>())) bad_request(field + " is not valid UTF-8");
+  const std::string s = trimmed(value.get<std::string>());
   if (!allow_empty && s.empty()) invalid(field + " 不能为空 / must not be empty");
   if (chars(s) > max_chars) invalid(field + " 过长 / is longer than " + std::to_string(max_chars) + " characters");
   if (std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }))
@@ -555,10 +576,11 @@ void apply_person_fields(Session& s, const Caller& c, std::int64_t id, const jso
     if (!h) invalid("no household with id " + std::to_string(household));
     if (!body.contains("org_unit_id")) unit = h->unit;
   }
-  if (body.contains("org_unit_id")) {
-    unit = id_field(body["org_unit_id"], "org_unit_id");
-    if (unit == 0) unit = ensure_root(s);
-    existing_unit(s, unit);
+  if (body.contains("org_unit_id") && !body["org_unit_id"].is_null()) {
+    const std::int64_t asked = id_field(body["org_unit_id"], "org_unit_id");
+    const auto h = household_row(s, household);
+    if (h && asked != h->unit)
+      invalid("人员随户归属单位，请调整其户 / a person lives in their household's org unit: move the household");
   }
   if (household != current->household || unit != current->unit) {
     require_scope(s, c, unit);
@@ -621,10 +643,8 @@ json DirectoryAdmin::create_person(const Caller& c, const json& body) {
     const std::int64_t household = id_field(body["household_id"], "household_id");
     const auto h = household > 0 ? household_row(s, household) : std::nullopt;
     if (!h) invalid("no household with id " + std::to_string(household));
-    const std::int64_t unit = body.contains("org_unit_id") && !body["org_unit_id"].is_null()
-                                  ? id_field(body["org_unit_id"], "org_unit_id")
-                                  : h->unit;
-    existing_unit(s, unit);
+    // A person lives in their household's unit (apply_person_fields refuses another).
+    const std::int64_t unit = h->unit;
     require_scope(s, c, unit);
     const auto now = now_s();
     // A unique placeholder phone until the fields are applied (the column is UNIQUE).
@@ -785,19 +805,23 @@ json DirectoryAdmin::audience(const Caller& c, const json& body) {
   } catch (const std::invalid_argument& e) {
     bad_request(e.what());
   }
-  std::vector<std::int64_t> ids = directory_.resolve(audience);
-  if (!c.scope.whole_village) {
-    const auto allowed = storage_.read([&](Session& s) {
-      std::unordered_set<std::int64_t> in;
-      for (const Row& r : s.query("SELECT id FROM core_persons WHERE COALESCE(org_unit_id, ?) IN "
-                                  "(SELECT value FROM json_each(?))",
-                                  {root_unit(s), scope_units_json(c.scope)}))
-        in.insert(r.integer(0));
-      return in;
-    });
-    std::erase_if(ids, [&](std::int64_t id) { return !allowed.contains(id); });
-  }
+  restrict_to_scope(c, audience);
+  const std::vector<std::int64_t> ids = directory_.resolve(audience);
   return json{{"count", ids.size()}, {"person_ids", ids}};
+}
+
+void DirectoryAdmin::restrict_to_scope(const Caller& c, Audience& audience) {
+  if (c.scope.whole_village) return;
+  if (audience.within_org_units.empty()) {
+    audience.within_org_units = c.scope.roots;
+    return;
+  }
+  // Both: keep the given units that lie inside the scope (a unit inside a root's subtree).
+  std::vector<std::int64_t> kept;
+  for (std::int64_t u : audience.within_org_units)
+    if (c.scope.contains(u)) kept.push_back(u);
+  if (kept.empty()) out_of_scope();
+  audience.within_org_units = std::move(kept);
 }
 
 }  // namespace villagebot::directory

@@ -100,6 +100,8 @@ class DirectoryAdmin {
 
   // {"count":N,"person_ids":[...]}, cut to the caller's scope.
   nlohmann::json audience(const Caller& caller, const nlohmann::json& body);
+  // Cuts an audience to the caller's scope (within_org_units).
+  void restrict_to_scope(const Caller& caller, Audience& audience);
 
  private:
   template <typename Fn>

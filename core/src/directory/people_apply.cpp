@@ -151,7 +151,11 @@ void PeopleImport::apply_central(Session& session, Lookup& db) {
     std::int64_t central = 0;
     if (!hh.central.empty()) {
       auto in_file = household_index_.find(hh.central);
-      central = in_file != household_index_.end() ? households_[in_file->second].id : db.household(hh.central)->id;
+      if (in_file != household_index_.end()) {
+        central = households_[in_file->second].id;
+      } else if (const auto stored_central = db.household(hh.central)) {  // checked beforehand: it exists
+        central = stored_central->id;
+      }
     }
     const auto stored = db.household(hh.code);  // remembered with central 0 when just created
     if (stored && stored->central_household_id == central) continue;

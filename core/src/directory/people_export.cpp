@@ -7,10 +7,18 @@
 
 namespace villagebot::directory {
 
+bool looks_like_formula(std::string_view value) {
+  // = + - @ first, or after apostrophes (so that a value which itself starts
+  // with an apostrophe survives the import's removal of one).
+  const std::size_t at = value.find_first_not_of('\'');
+  if (at == std::string_view::npos) return false;
+  const char c = value[at];
+  return c == '=' || c == '+' || c == '-' || c == '@';
+}
+
 std::string csv_cell(std::string_view value) {
   std::string v;
-  if (!value.empty() && (value.front() == '=' || value.front() == '+' || value.front() == '-' || value.front() == '@'))
-    v = "'";
+  if (looks_like_formula(value)) v = "'";
   v += value;
   if (v.find_first_of(",\"\r\n") == std::string::npos && (v.empty() || (v.front() != ' ' && v.back() != ' '))) return v;
   std::string quoted = "\"";
@@ -62,7 +70,10 @@ std::string export_people(Storage& storage, const ExportOptions& options) {
                  "LEFT JOIN core_households c ON c.id = h.central_household_id ORDER BY h.code, p.id")) {
       const std::int64_t id = r.integer(0);
       if (options.units && !options.units->contains(r.integer(8))) continue;
-      std::vector<std::string> cells{r.text(1), r.text(2), r.text(3), r.text(4), r.text(5), joined(roles[id])};
+      // Chinese mobiles as Excel users type them (13800000001): no guard apostrophe for the "+".
+      std::string phone = r.text(4);
+      if (phone.size() == 14 && phone.starts_with("+861")) phone = phone.substr(3);
+      std::vector<std::string> cells{r.text(1), r.text(2), r.text(3), phone, r.text(5), joined(roles[id])};
       const auto& ids = identities[id];
       for (std::string_view kind : kIdentityKinds) {
         auto it = ids.find(std::string(kind));

@@ -22,5 +22,7 @@ std::string export_people(Storage& storage, const ExportOptions& options);
 // One CSV cell: quoted when it holds a separator, quote or line break, and
 // prefixed with ' when Excel would run it as a formula (= + - @).
 std::string csv_cell(std::string_view value);
+// True when Excel would run the cell (= + - @ first, also after apostrophes).
+bool looks_like_formula(std::string_view value);
 
 }  // namespace villagebot::directory

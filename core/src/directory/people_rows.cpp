@@ -79,8 +79,11 @@ std::string clean(std::string_view s) {
   }
   // The export guards cells that Excel would run as formulas with a leading
   // apostrophe (CSV injection); the import takes it off again.
-  if (s.size() >= 2 && s.front() == '\'' && (s[1] == '=' || s[1] == '+' || s[1] == '-' || s[1] == '@'))
-    s.remove_prefix(1);
+  if (s.size() >= 2 && s.front() == '\'') {
+    const std::size_t at = s.find_first_not_of('\'');
+    if (at != std::string_view::npos && (s[at] == '=' || s[at] == '+' || s[at] == '-' || s[at] == '@'))
+      s.remove_prefix(1);
+  }
   return std::string(s);
 }
 

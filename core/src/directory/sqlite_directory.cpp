@@ -235,6 +235,12 @@ std::vector<std::int64_t> SqliteDirectory::resolve(const Audience& a) {
     sql += " AND p.id IN (SELECT person_id FROM core_person_roles WHERE role IN (SELECT value FROM json_each(?)))";
     params.emplace_back(json_list(a.only_roles));
   }
+  if (!a.within_org_units.empty()) {
+    sql +=
+        " AND COALESCE(p.org_unit_id, 0) IN (WITH RECURSIVE w(id) AS (SELECT value FROM json_each(?) UNION "
+        "SELECT u.id FROM core_org_units u JOIN w ON u.parent_id = w.id) SELECT id FROM w)";
+    params.emplace_back(json_list(a.within_org_units));
+  }
   if (!a.exclude_org_units.empty()) sql += " AND COALESCE(p.org_unit_id, 0) NOT IN (SELECT id FROM exc)";
   if (!a.exclude_roles.empty()) {
     sql += " AND p.id NOT IN (SELECT person_id FROM core_person_roles WHERE role IN (SELECT value FROM json_each(?)))";

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "delivery/engine.hpp"
 #include "directory/people_export.hpp"
 #include "directory/people_import.hpp"
 #include "directory/records.hpp"
@@ -73,6 +74,7 @@ struct Api {
   directory::DirectoryAdmin& admin;
   TokenStore& tokens;
   Storage& storage;
+  delivery::DeliveryEngine& engine;
   std::vector<Registration> registrations;
 
   Caller caller(const HttpRequest& r) {
@@ -413,17 +415,208 @@ void add_tokens_audit(Api& api) {
           });
 }
 
+Priority priority_field(const json& body) {
+  if (!body.contains("priority")) return Priority::notice;
+  const json& p = body["priority"];
+  if (p == "emergency") return Priority::emergency;
+  if (p == "notice") return Priority::notice;
+  if (p == "bulk") return Priority::bulk;
+  throw ApiError(400, "bad_request", "priority must be emergency, notice or bulk");
+}
+
+ChannelPolicy policy_field(const json& body) {
+  if (!body.contains("policy")) return ChannelPolicy::group_first;
+  const json& p = body["policy"];
+  if (p == "group_first") return ChannelPolicy::group_first;
+  if (p == "personal_all") return ChannelPolicy::personal_all;
+  if (p == "sms_all") return ChannelPolicy::sms_all;
+  throw ApiError(400, "bad_request", "policy must be group_first, personal_all or sms_all");
+}
+
+Broadcast broadcast_from(Api& api, const HttpRequest& r, const Caller& c, const json& body) {
+  if (!body.is_object()) throw ApiError(400, "bad_request", "the body must be a JSON object");
+  for (const auto& [key, value] : body.items())
+    if (key != "text" && key != "kind" && key != "audience" && key != "policy" && key != "priority" &&
+        key != "essential" && key != "valid_for_s")
+      throw ApiError(400, "bad_request", "unknown field '" + key + "'");
+  Broadcast b;
+  if (!body.contains("text") || !body["text"].is_string() || body["text"].get_ref<const std::string&>().empty())
+    throw ApiError(400, "bad_request", "text is required");
+  b.text = body["text"].get<std::string>();
+  if (b.text.size() > 4000) throw ApiError(422, "invalid", "the text is longer than 4000 bytes");
+  if (body.contains("kind")) {
+    if (!body["kind"].is_string()) throw ApiError(400, "bad_request", "kind must be a string");
+    b.kind = body["kind"].get<std::string>();
+  }
+  if (!body.contains("audience")) throw ApiError(400, "bad_request", "audience is required");
+  try {
+    b.audience = audience_from_json(body["audience"]);
+  } catch (const std::invalid_argument& e) {
+    throw ApiError(400, "bad_request", e.what());
+  }
+  if (b.audience.empty())
+    throw ApiError(422, "invalid", "the audience is empty: name units, roles, households or persons");
+  api.admin.restrict_to_scope(c, b.audience);
+  b.policy = policy_field(body);
+  b.priority = priority_field(body);
+  if (body.contains("essential")) {
+    if (!body["essential"].is_boolean()) throw ApiError(400, "bad_request", "essential must be true or false");
+    b.essential = body["essential"].get<bool>();
+  }
+  if (body.contains("valid_for_s")) {
+    if (!body["valid_for_s"].is_number_integer() || body["valid_for_s"].get<std::int64_t>() <= 0)
+      throw ApiError(400, "bad_request", "valid_for_s must be a positive number of seconds");
+    b.valid_for = std::chrono::seconds(body["valid_for_s"].get<std::int64_t>());
+  }
+  b.created_by = r.principal;
+  return b;
+}
+
+void add_delivery(Api& api) {
+  api.add("GET", "/api/v1/broadcasts", kReaders,
+          {"Broadcasts, newest first, with their counts", "delivery", kPaging, "", page_of("BroadcastStatus")},
+          [&api](const HttpRequest& r, const Caller&) {
+            const auto p = paging(r);
+            return api.reply(r, api.engine.list_broadcasts(p.page, p.per_page));
+          });
+  api.add("POST", "/api/v1/broadcasts", kWriters,
+          {"Send a broadcast to an audience (or only plan it)",
+           "delivery",
+           {{"dry_run", "plan only: counts, SMS segments and cost; nothing is sent", "boolean"}},
+           ref("BroadcastInput"),
+           ref("BroadcastCreated"),
+           201},
+          [&api](const HttpRequest& r, const Caller& c) {
+            const Broadcast b = broadcast_from(api, r, c, body_json(r));
+            if (flag_query(r, "dry_run"))
+              return api.reply(r, {{"plan", delivery::DeliveryEngine::plan_json(api.engine.plan(b))}});
+            DeliveryPlan plan;
+            const std::int64_t id = api.engine.broadcast(b, &plan);
+            return api.reply(r, {{"id", id}, {"plan", delivery::DeliveryEngine::plan_json(plan)}}, 201);
+          });
+  api.add("GET", "/api/v1/broadcasts/{id}", kReaders,
+          {"A broadcast's status: counts by status, acknowledged", "delivery", {}, "", ref("BroadcastStatus")},
+          [&api](const HttpRequest& r, const Caller&) {
+            json st = api.engine.broadcast_status(id_param(r, "id"));
+            if (st.is_null()) throw ApiError(404, "not_found", "no such broadcast");
+            return api.reply(r, std::move(st));
+          });
+  api.add("GET", "/api/v1/broadcasts/{id}/recipients", kReaders,
+          {"Who received and acknowledged a broadcast", "delivery",
+           with_paging({{"status",
+                         "queued, sending, sent, delivered, acknowledged, failed, expired, cancelled or unreachable"}}),
+           "", page_of("Recipient")},
+          [&api](const HttpRequest& r, const Caller&) {
+            const auto id = id_param(r, "id");
+            if (api.engine.broadcast_status(id).is_null()) throw ApiError(404, "not_found", "no such broadcast");
+            const auto p = paging(r);
+            return api.reply(r, api.engine.recipients(id, r.query_param("status"), p.page, p.per_page));
+          });
+  api.add("DELETE", "/api/v1/broadcasts/{id}", kWriters,
+          {"Cancel what is still queued of a broadcast", "delivery", {}, "", ref("Cancelled")},
+          [&api](const HttpRequest& r, const Caller&) {
+            if (!api.engine.cancel_broadcast(id_param(r, "id"))) throw ApiError(404, "not_found", "no such broadcast");
+            return api.reply(r, {{"cancelled", true}});
+          });
+  api.add("GET", "/api/v1/outbox/dead", kReaders,
+          {"Messages that failed or expired, with the reason (dead letters)", "delivery", kPaging, "",
+           page_of("DeadLetter")},
+          [&api](const HttpRequest& r, const Caller&) {
+            const auto p = paging(r);
+            return api.reply(r, api.engine.dead_letters(p.page, p.per_page));
+          });
+  api.add("GET", "/api/v1/group-chats", kReaders,
+          {"Group chats the bot posts into, and the unit each covers", "delivery", {}, "", ref("GroupChatList")},
+          [&api](const HttpRequest& r, const Caller&) {
+            json items = json::array();
+            api.storage.read([&](Session& s) {
+              for (const Row& g : s.query("SELECT g.id, g.adapter_id, g.chat_id, g.name, g.org_unit_id, "
+                                          "COALESCE(u.path, '') FROM core_group_chats g LEFT JOIN core_org_units u "
+                                          "ON u.id = g.org_unit_id ORDER BY g.id"))
+                items.push_back({{"id", g.integer(0)},
+                                 {"adapter_id", g.text(1)},
+                                 {"chat_id", g.text(2)},
+                                 {"name", g.text(3)},
+                                 {"org_unit_id", g.is_null(4) ? json(nullptr) : json(g.integer(4))},
+                                 {"org_unit_path", g.text(5)}});
+            });
+            return api.reply(r, {{"items", std::move(items)}});
+          });
+  api.add("POST", "/api/v1/group-chats", kAdminOnly,
+          {"Register a group chat (adapter, chat id, the org unit whose people are in it)",
+           "delivery",
+           {},
+           ref("GroupChatInput"),
+           ref("GroupChat"),
+           201},
+          [&api](const HttpRequest& r, const Caller& c) {
+            const json body = body_json(r);
+            if (!body.is_object() || !body.contains("adapter_id") || !body["adapter_id"].is_string() ||
+                !body.contains("chat_id") || !body["chat_id"].is_string() ||
+                body["chat_id"].get_ref<const std::string&>().empty())
+              throw ApiError(400, "bad_request", "adapter_id and chat_id are required strings");
+            for (const auto& [key, value] : body.items())
+              if (key != "adapter_id" && key != "chat_id" && key != "name" && key != "org_unit_id")
+                throw ApiError(400, "bad_request", "unknown field '" + key + "'");
+            const std::string name =
+                body.contains("name") && body["name"].is_string() ? body["name"].get<std::string>() : "";
+            std::int64_t unit = 0;
+            if (body.contains("org_unit_id") && !body["org_unit_id"].is_null()) {
+              if (!body["org_unit_id"].is_number_integer())
+                throw ApiError(400, "bad_request", "org_unit_id must be an id");
+              unit = body["org_unit_id"].get<std::int64_t>();
+            }
+            return api.reply(r, api.storage.write([&](Session& s) {
+              if (unit > 0 && s.query("SELECT 1 FROM core_org_units WHERE id = ?", {unit}).empty())
+                throw ApiError(422, "invalid", "no org unit with id " + std::to_string(unit));
+              try {
+                s.execute("INSERT INTO core_group_chats (adapter_id, chat_id, name, org_unit_id) VALUES (?, ?, ?, ?)",
+                          {body["adapter_id"].get<std::string>(), body["chat_id"].get<std::string>(), name,
+                           unit > 0 ? Value{unit} : Value{nullptr}});
+              } catch (const ConstraintError&) {
+                throw ApiError(409, "conflict", "this group chat is registered already");
+              }
+              const json after = {{"id", s.last_insert_id()},
+                                  {"adapter_id", body["adapter_id"]},
+                                  {"chat_id", body["chat_id"]},
+                                  {"name", name},
+                                  {"org_unit_id", unit > 0 ? json(unit) : json(nullptr)}};
+              directory::audit::record(
+                  s, c.actor, {"group_chat.create", "group_chat", std::to_string(s.last_insert_id()), nullptr, after});
+              return after;
+            }),
+                             201);
+          });
+  api.add("DELETE", "/api/v1/group-chats/{id}", kAdminOnly, {"Forget a group chat", "delivery", {}, "", ref("Deleted")},
+          [&api](const HttpRequest& r, const Caller& c) {
+            const auto id = id_param(r, "id");
+            const bool gone = api.storage.write([&](Session& s) {
+              auto rows = s.query("SELECT adapter_id, chat_id, name FROM core_group_chats WHERE id = ?", {id});
+              if (rows.empty()) return false;
+              const json before = {
+                  {"id", id}, {"adapter_id", rows[0].text(0)}, {"chat_id", rows[0].text(1)}, {"name", rows[0].text(2)}};
+              s.execute("DELETE FROM core_group_chats WHERE id = ?", {id});
+              directory::audit::record(s, c.actor,
+                                       {"group_chat.delete", "group_chat", std::to_string(id), before, nullptr});
+              return true;
+            });
+            if (!gone) throw ApiError(404, "not_found", "no such group chat");
+            return api.reply(r, {{"deleted", true}});
+          });
+}
+
 }  // namespace
 
 std::vector<Registration> register_admin_api(RouteRegistry& routes, directory::DirectoryAdmin& admin,
-                                             TokenStore& tokens, Storage& storage) {
+                                             TokenStore& tokens, Storage& storage, delivery::DeliveryEngine& engine) {
   // The handlers capture the Api by reference: it lives as long as the routes.
-  auto api = std::make_shared<Api>(Api{routes, admin, tokens, storage, {}});
+  auto api = std::make_shared<Api>(Api{routes, admin, tokens, storage, engine, {}});
   add_org_units(*api);
   add_households(*api);
   add_persons(*api);
   add_import_export(*api);
   add_tokens_audit(*api);
+  add_delivery(*api);
   std::vector<Registration> out = std::move(api->registrations);
   // Keep the Api alive until the last route is gone.
   out.emplace_back([api] {});

@@ -103,6 +103,7 @@ json core_schemas() {
        {"central_households", ids},
        {"persons", ids},
        {"only_roles", array_of(str())},
+       {"within_org_units", ids},
        {"exclude", object({{"org_units", ids}, {"roles", array_of(str())}, {"households", ids}, {"persons", ids}})}});
   s["AudienceResult"] = object({{"count", integer()}, {"person_ids", ids}});
   s["ImportReport"] =
@@ -136,6 +137,74 @@ json core_schemas() {
                             {"entity_id", str()},
                             {"before", {{"type", "object"}, {"nullable", true}}},
                             {"after", {{"type", "object"}, {"nullable", true}}}});
+  s["Plan"] = object({{"persons", integer()},
+                      {"group_posts", integer()},
+                      {"covered_by_groups", integer()},
+                      {"personal_chats", integer()},
+                      {"sms", integer()},
+                      {"sms_segments", integer()},
+                      {"opted_out", integer()},
+                      {"unreachable", integer()},
+                      {"estimated_cost", {{"type", "number"}}}});
+  s["BroadcastInput"] = object({{"text", str()},
+                                {"kind", str()},
+                                {"audience", ref("Audience")},
+                                {"policy", {{"type", "string"}, {"enum", {"group_first", "personal_all", "sms_all"}}}},
+                                {"priority", {{"type", "string"}, {"enum", {"emergency", "notice", "bulk"}}}},
+                                {"essential", boolean()},
+                                {"valid_for_s", integer()}},
+                               {"text", "audience"});
+  s["BroadcastCreated"] = object({{"id", integer()}, {"plan", ref("Plan")}});
+  const json counts = {{"type", "object"}, {"additionalProperties", integer()}};
+  s["BroadcastStatus"] = object({{"id", integer()},
+                                 {"kind", str()},
+                                 {"text", str()},
+                                 {"policy", str()},
+                                 {"priority", integer()},
+                                 {"essential", boolean()},
+                                 {"created_by", str()},
+                                 {"plan", ref("Plan")},
+                                 {"status", str()},
+                                 {"created_at_ms", integer()},
+                                 {"persons", integer()},
+                                 {"acknowledged", integer()},
+                                 {"reached", integer()},
+                                 {"finished", integer()},
+                                 {"recipients", counts},
+                                 {"messages", counts},
+                                 {"via", counts}});
+  s["Recipient"] = object({{"person_id", integer()},
+                           {"name", str()},
+                           {"phone", str()},
+                           {"via", {{"type", "string"}, {"enum", {"group", "personal", "sms", "none"}}}},
+                           {"status", str()},
+                           {"adapter_id", str()},
+                           {"attempts", integer()},
+                           {"last_error", str()},
+                           {"sent_at_ms", nullable_id()},
+                           {"delivered_at_ms", nullable_id()},
+                           {"acked_at_ms", nullable_id()}});
+  s["Cancelled"] = object({{"cancelled", boolean()}});
+  s["DeadLetter"] = object({{"id", integer()},
+                            {"broadcast_id", nullable_id()},
+                            {"adapter_id", str()},
+                            {"channel", str()},
+                            {"address", str()},
+                            {"person_id", nullable_id()},
+                            {"status", str()},
+                            {"attempts", integer()},
+                            {"reason", str()},
+                            {"at_ms", integer()}});
+  s["GroupChat"] = object({{"id", integer()},
+                           {"adapter_id", str()},
+                           {"chat_id", str()},
+                           {"name", str()},
+                           {"org_unit_id", nullable_id()},
+                           {"org_unit_path", str()}});
+  s["GroupChatInput"] =
+      object({{"adapter_id", str()}, {"chat_id", str()}, {"name", str()}, {"org_unit_id", nullable_id()}},
+             {"adapter_id", "chat_id"});
+  s["GroupChatList"] = object({{"items", array_of(ref("GroupChat"))}});
   s["Me"] = object({{"name", str()},
                     {"role", str()},
                     {"person_id", nullable_id()},

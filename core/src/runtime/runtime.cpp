@@ -235,7 +235,8 @@ void Runtime::Impl::register_core_routes() {
         respond(HttpResponse::json(200, openapi_document(routes)));
       },
       true);
-  for (auto& r : register_admin_api(routes, *admin, *tokens, *storage)) core_registrations.push_back(std::move(r));
+  for (auto& r : register_admin_api(routes, *admin, *tokens, *storage, *messenger))
+    core_registrations.push_back(std::move(r));
 }
 
 void Runtime::Impl::stop_all() {
