@@ -90,6 +90,7 @@ void GenericWebhook::configure(ConfigSection& config) {
   settings_.secret = config.string_or("secret", "");
   settings_.reply_url = config.string_or("reply_url", "");
   settings_.sms = config.boolean_or("sms", false);
+  settings_.send_timeout_ms = config.integer_or("send_timeout_ms", settings_.send_timeout_ms, 10, 600000);
   settings_.max_skew_s = config.integer_or("max_skew_s", 300, 1, 3600);
   if (!settings_.reply_url.empty() && settings_.reply_url.rfind("http://", 0) != 0 &&
       settings_.reply_url.rfind("https://", 0) != 0)
@@ -181,6 +182,7 @@ SendResult GenericWebhook::send(const OutboundMessage& message) {
     body["recipient"] = message.address;
   ClientRequest req;
   req.url = settings_.reply_url;
+  req.timeout = std::chrono::milliseconds(settings_.send_timeout_ms);
   req.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   req.headers = {{"Content-Type", "application/json"}};
   if (!message.idempotency_key.empty()) req.headers.emplace_back("Idempotency-Key", message.idempotency_key);

@@ -16,6 +16,7 @@ struct GenericWebhookSettings {
   std::string reply_url;  // where later messages for a sender are POSTed
   bool sms = false;       // the gateway behind it is SMS: opt-out applies
   std::int64_t max_skew_s = 300;
+  std::int64_t send_timeout_ms = 10000;  // a reply_url slower than this counts as a timeout (retried)
 };
 
 // "sha256=<hex>" for a body signed at `timestamp`.

@@ -1,0 +1,2 @@
+// Being written (issue 4).
+int main() { return 0; }
