@@ -18,7 +18,7 @@ class RouteTable final : public RouteRegistry {
     std::shared_ptr<const RouteSpec> route;
     std::string suffix;
     std::map<std::string, std::string> params;  // {name} segments, percent-decoded
-    bool method_mismatch = false;  // the path exists with another method (405)
+    bool method_mismatch = false;               // the path exists with another method (405)
   };
   Registration add(RouteSpec spec) override;
   [[nodiscard]] Match match(const std::string& method, const std::string& path) const;
