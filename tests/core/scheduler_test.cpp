@@ -126,6 +126,10 @@ class SchedulerTest : public ::testing::Test {
     });
   }
   std::string status(std::int64_t id) { return job(id).status; }
+  std::int64_t due_ms(std::int64_t id) {
+    return storage->read(
+        [&](Session& s) { return s.query("SELECT due_at_ms FROM core_jobs WHERE id = ?", {id}).at(0).integer(0); });
+  }
   // Through the plugin-facing interface, as plugins call it.
   std::int64_t schedule(const std::string& kind, Clock::time_point when, nlohmann::json payload,
                         Scheduler::Missed missed = Scheduler::Missed::fire_late) {
@@ -395,6 +399,58 @@ TEST_F(SchedulerTest, NowIsTheInjectedClock) {
   EXPECT_EQ(s.now(), clock.now());
   clock.advance(1h);
   EXPECT_EQ(s.now(), clock.now());
+}
+
+TEST_F(SchedulerTest, RecurringJobFiresAtEachOccurrenceInVillageTime) {
+  auto& s = make_scheduler();
+  regs.push_back(s.handle("k", fired.recorder("k")));
+  s.start();
+  Scheduler& api = s;
+  constexpr std::int64_t kStart = 1'717'200'000'000;  // 2024-06-01 08:00 Beijing
+  const auto id = api.schedule_cron("k", "30 8 * * *", {{"n", "daily"}}, Scheduler::Missed::skip);
+  EXPECT_EQ(due_ms(id), kStart + 30 * 60'000) << "08:30 Beijing time, not UTC";
+  barrier();
+  EXPECT_EQ(fired.count(), 0U);
+  clock.advance(30min);
+  s.poke();
+  ASSERT_TRUE(eventually([&] { return fired.count() == 1; }));
+  ASSERT_TRUE(eventually([&] { return due_ms(id) == kStart + 24 * 3'600'000 + 30 * 60'000; }))
+      << "moved to tomorrow 08:30";
+  EXPECT_EQ(status(id), "pending");
+  clock.advance(24h);
+  s.poke();
+  ASSERT_TRUE(eventually([&] { return fired.count() == 2; }));
+  ASSERT_TRUE(eventually([&] { return due_ms(id) == kStart + 48 * 3'600'000 + 30 * 60'000; }));
+  EXPECT_TRUE(api.cancel(id));
+  clock.advance(24h);
+  s.poke();
+  barrier();
+  EXPECT_EQ(fired.count(), 2U) << "a cancelled recurring job stops";
+}
+
+TEST_F(SchedulerTest, RecurringJobMissedWhileDownFiresOnceLateOrWaits) {
+  Scheduler& api = make_scheduler();  // not started: the server is down from here on
+  const auto late = api.schedule_cron("late", "0 9 * * *", {{"n", "late"}}, Scheduler::Missed::fire_late);
+  const auto skip = api.schedule_cron("skip", "0 9 * * *", {{"n", "skip"}}, Scheduler::Missed::skip);
+  restart();
+  clock.advance(72h);  // three 09:00s pass while down; now 2024-06-04 08:00
+  regs.push_back(scheduler->handle("late", fired.recorder("late")));
+  regs.push_back(scheduler->handle("skip", fired.recorder("skip")));
+  scheduler->start();
+  ASSERT_TRUE(eventually([&] { return fired.count() == 1; }));
+  barrier();
+  EXPECT_THAT(fired.events(), ElementsAre("late:late")) << "once, not once per missed day; skip waits";
+  constexpr std::int64_t kNextNine = 1'717'200'000'000 + 72 * 3'600'000 + 3'600'000;  // 2024-06-04 09:00
+  ASSERT_TRUE(eventually([&] { return due_ms(late) == kNextNine && due_ms(skip) == kNextNine; }));
+  EXPECT_EQ(status(late), "pending");
+  EXPECT_EQ(status(skip), "pending");
+}
+
+TEST_F(SchedulerTest, BadCronExpressionsAreRefused) {
+  Scheduler& api = make_scheduler();
+  EXPECT_THROW(api.schedule_cron("k", "every day", {}), std::invalid_argument);
+  EXPECT_THROW(api.schedule_cron("k", "0 0 31 2 *", {}), std::invalid_argument) << "never matches";
+  EXPECT_EQ(storage->read([](Session& s) { return s.query("SELECT COUNT(*) FROM core_jobs").at(0).integer(0); }), 0);
 }
 
 }  // namespace

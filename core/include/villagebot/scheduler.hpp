@@ -25,6 +25,12 @@ class Scheduler {
   // Returns the job id.
   virtual std::int64_t schedule_at(std::string kind, Clock::time_point when, nlohmann::json payload,
                                    Missed missed = Missed::fire_late) = 0;
+  // Recurring: fires at every match of a cron expression ("0 8 * * mon" = Mondays 08:00) in the
+  // village's time zone. A recurring job missed while the server was down fires once late
+  // (fire_late) or waits for its next time (skip); never once per missed occurrence.
+  // Throws std::invalid_argument for a bad expression. cancel() stops it.
+  virtual std::int64_t schedule_cron(std::string kind, std::string cron, nlohmann::json payload,
+                                     Missed missed = Missed::skip) = 0;
   virtual bool cancel(std::int64_t job_id) = 0;
   // The scheduler's clock; tests inject one.
   [[nodiscard]] virtual Clock::time_point now() const = 0;

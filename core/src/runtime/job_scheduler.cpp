@@ -6,6 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "delivery/cron.hpp"
+
 namespace villagebot::runtime {
 
 namespace {
@@ -16,7 +18,8 @@ std::int64_t to_ms(Scheduler::Clock::time_point t) {
 constexpr std::int64_t kMissedAfterMs = 60'000;
 }  // namespace
 
-JobScheduler::JobScheduler(Storage& storage, NowFn now) : storage_(storage), now_(std::move(now)) {}
+JobScheduler::JobScheduler(Storage& storage, NowFn now, std::chrono::seconds utc_offset)
+    : storage_(storage), now_(std::move(now)), utc_offset_(utc_offset) {}
 
 JobScheduler::~JobScheduler() {
   stop();
@@ -41,6 +44,21 @@ std::int64_t JobScheduler::schedule_at(std::string kind, Clock::time_point when,
     s.execute(
         "INSERT INTO core_jobs(kind, due_at_ms, payload, missed, created_at) VALUES(?, ?, ?, ?, ?)",
         {kind, to_ms(when), payload.dump(), std::string(missed == Missed::skip ? "skip" : "fire_late"), to_ms(now_())});
+    return s.last_insert_id();
+  });
+  poke();
+  return id;
+}
+
+std::int64_t JobScheduler::schedule_cron(std::string kind, std::string cron, nlohmann::json payload, Missed missed) {
+  const auto spec = delivery::CronSpec::parse(cron);  // throws for a bad expression
+  const auto first = spec.next_after(now_(), utc_offset_);
+  if (first == Clock::time_point::max())
+    throw std::invalid_argument("the cron expression '" + cron + "' never matches");
+  const auto id = storage_.write([&](Session& s) {
+    s.execute("INSERT INTO core_jobs(kind, due_at_ms, payload, missed, created_at, cron) VALUES(?, ?, ?, ?, ?, ?)",
+              {kind, to_ms(first), payload.dump(), std::string(missed == Missed::skip ? "skip" : "fire_late"),
+               to_ms(now_()), spec.text()});
     return s.last_insert_id();
   });
   poke();
@@ -83,6 +101,7 @@ bool JobScheduler::run_due() {
     std::string payload;
     std::string missed;
     std::int64_t due;
+    std::string cron;
   };
   std::vector<Due> due;
   std::vector<std::string> kinds;
@@ -95,10 +114,10 @@ bool JobScheduler::run_due() {
   storage_.read([&](Session& s) {
     for (const auto& kind : kinds)
       for (const auto& r :
-           s.query("SELECT id, kind, payload, missed, due_at_ms FROM core_jobs WHERE status = 'pending' "
-                   "AND kind = ? AND due_at_ms <= ? ORDER BY due_at_ms, id LIMIT 100",
+           s.query("SELECT id, kind, payload, missed, due_at_ms, COALESCE(cron, '') FROM core_jobs "
+                   "WHERE status = 'pending' AND kind = ? AND due_at_ms <= ? ORDER BY due_at_ms, id LIMIT 100",
                    {kind, now}))
-        due.push_back({r.integer(0), r.text(1), r.text(2), r.text(3), r.integer(4)});
+        due.push_back({r.integer(0), r.text(1), r.text(2), r.text(3), r.integer(4), r.text(5)});
   });
   std::sort(due.begin(), due.end(),
             [](const Due& a, const Due& b) { return a.due != b.due ? a.due < b.due : a.id < b.id; });
@@ -112,8 +131,23 @@ bool JobScheduler::run_due() {
       if (it != handlers_.end()) handler = it->second;
     }
     if (!handler) continue;  // its plugin is not loaded (yet): leave it pending
+    // The next time of a recurring job, after now (missed occurrences are not replayed).
+    std::int64_t next_ms = -1;
+    if (!job.cron.empty()) {
+      try {
+        const auto next = delivery::CronSpec::parse(job.cron).next_after(now_(), utc_offset_);
+        if (next != Clock::time_point::max()) next_ms = to_ms(next);
+      } catch (const std::exception& e) {
+        spdlog::error("scheduled job {} has a bad cron '{}': {}", job.id, job.cron, e.what());
+      }
+    }
     if (job.missed == "skip" && job.due < to_ms(started_at_) - kMissedAfterMs) {
-      storage_.write([&](Session& s) { s.execute("UPDATE core_jobs SET status = 'skipped' WHERE id = ?", {job.id}); });
+      storage_.write([&](Session& s) {
+        if (next_ms >= 0)
+          s.execute("UPDATE core_jobs SET due_at_ms = ? WHERE id = ? AND status = 'pending'", {next_ms, job.id});
+        else
+          s.execute("UPDATE core_jobs SET status = 'skipped' WHERE id = ?", {job.id});
+      });
       continue;
     }
     // Claim the job: one cancelled meanwhile is not run.
@@ -130,8 +164,13 @@ bool JobScheduler::run_due() {
       spdlog::error("scheduled job {} ({}) failed: {}", job.id, job.kind, error);
     }
     storage_.write([&](Session& s) {
-      s.execute("UPDATE core_jobs SET status = ?, last_error = ? WHERE id = ? AND status = 'pending'",
-                {std::string(error.empty() ? "done" : "failed"), error, job.id});
+      if (next_ms >= 0)  // recurring: back to pending at its next time, whatever this run did
+        s.execute(
+            "UPDATE core_jobs SET due_at_ms = ?, attempts = 0, last_error = ? WHERE id = ? AND status = 'pending'",
+            {next_ms, error, job.id});
+      else
+        s.execute("UPDATE core_jobs SET status = ?, last_error = ? WHERE id = ? AND status = 'pending'",
+                  {std::string(error.empty() ? "done" : "failed"), error, job.id});
     });
     ran = true;
   }
