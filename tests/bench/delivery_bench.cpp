@@ -1,2 +1,4 @@
 // Being written (issue 4).
-int main() { return 0; }
+int main() {
+  return 0;
+}
