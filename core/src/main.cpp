@@ -13,8 +13,10 @@
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "config/config.hpp"
+#include "delivery/engine.hpp"
 #include "directory/audit.hpp"
 #include "directory/people_export.hpp"
 #include "directory/people_import.hpp"
@@ -23,6 +25,7 @@
 #include "runtime/runtime.hpp"
 #include "runtime/tokens.hpp"
 #include "support/logging.hpp"
+#include "support/metrics.hpp"
 #include "villagebot/text.hpp"
 
 namespace {
@@ -282,6 +285,51 @@ int cmd_token_revoke(const std::string& name, const std::string& config_file) {
   return 0;
 }
 
+// `villagebot broadcast status|list`: the outbox as officials see it.
+void print_status(const nlohmann::json& st, bool tty) {
+  const auto persons = st.value("persons", std::int64_t{0});
+  const auto finished = st.value("finished", std::int64_t{0});
+  std::cout << "广播 / broadcast #" << st["id"].get<std::int64_t>() << " (" << st.value("kind", "") << ", "
+            << st.value("policy", "") << ", " << st.value("status", "") << ") by " << st.value("created_by", "") << ": "
+            << persons << " persons";
+  for (const auto& [k, v] : st["recipients"].items()) std::cout << "; " << k << " " << v.get<std::int64_t>();
+  std::cout << "\n";
+  if (tty && persons > 0) {
+    constexpr int kWidth = 40;
+    const int filled = static_cast<int>(kWidth * finished / persons);
+    std::cout << "[" << std::string(static_cast<std::size_t>(filled), '#')
+              << std::string(static_cast<std::size_t>(kWidth - filled), ' ') << "] " << finished << "/" << persons
+              << " finished, " << st.value("acknowledged", std::int64_t{0}) << " acknowledged\n";
+  }
+}
+
+int cmd_broadcast(const std::string& config_file, std::int64_t id, bool watch, bool list) {
+  auto cfg = load_config(config_file);
+  if (!cfg) return kExitConfig;
+  support::setup_logging("warn");
+  auto storage = runtime::open_storage(*cfg);
+  directory::SqliteDirectory dir(*storage);
+  support::Metrics metrics;
+  delivery::DeliveryEngine engine(*storage, dir, metrics, *cfg);  // not started: reads only
+  const bool tty = isatty(STDOUT_FILENO) != 0;
+  if (list) {
+    const auto page = engine.list_broadcasts(1, 50);
+    if (page["items"].empty()) std::cout << "no broadcasts yet\n";
+    for (const auto& st : page["items"]) print_status(st, false);
+    return 0;
+  }
+  for (;;) {
+    const auto st = engine.broadcast_status(id);
+    if (st.is_null()) {
+      std::cerr << "villagebot: no broadcast #" << id << "\n";
+      return 1;
+    }
+    print_status(st, tty);
+    if (!watch || st.value("finished", std::int64_t{0}) >= st.value("persons", std::int64_t{0})) return 0;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -342,6 +390,17 @@ int main(int argc, char** argv) {
   export_people->add_option("--headers", export_headers, "zh (default) or en column headers");
   export_people->add_option("--config", config_file, "Config file (or VILLAGEBOT_CONFIG)");
 
+  auto* broadcast_cmd = app.add_subcommand("broadcast", "Broadcasts: where every message is");
+  broadcast_cmd->require_subcommand(1);
+  auto* broadcast_status = broadcast_cmd->add_subcommand("status", "Counts by status, with a progress bar");
+  std::int64_t broadcast_id = 0;
+  bool broadcast_watch = false;
+  broadcast_status->add_option("ID", broadcast_id, "The broadcast's number")->required();
+  broadcast_status->add_flag("--watch", broadcast_watch, "Refresh every second until every recipient is finished");
+  broadcast_status->add_option("--config", config_file, "Config file (or VILLAGEBOT_CONFIG)");
+  auto* broadcast_list = broadcast_cmd->add_subcommand("list", "The latest broadcasts");
+  broadcast_list->add_option("--config", config_file, "Config file (or VILLAGEBOT_CONFIG)");
+
   CLI11_PARSE(app, argc, argv);
 
   if (*serve) {
@@ -369,6 +428,8 @@ int main(int argc, char** argv) {
   if (*token_create) return cmd_token_create(token_name, token_role, token_person, config_file);
   if (*token_list) return cmd_token_list(config_file);
   if (*token_revoke) return cmd_token_revoke(token_name, config_file);
+  if (*broadcast_status) return cmd_broadcast(config_file, broadcast_id, broadcast_watch, false);
+  if (*broadcast_list) return cmd_broadcast(config_file, 0, false, true);
   if (*export_people) return cmd_export_people(config_file, export_out, export_headers);
   return 0;
 }
