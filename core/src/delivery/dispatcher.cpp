@@ -151,12 +151,16 @@ void Dispatcher::loop() {
     const bool want = buffer_.size() < buffer_cap_ / 2 && (!exhausted || due_retry || now - last_claim >= kIdlePoll);
     if (urgent_ || want) {
       const auto limit = static_cast<int>(buffer_cap_ - std::min(buffer_.size(), buffer_cap_));
+      // An urgent wake claims even with a full buffer: the claim is by priority, so the
+      // emergency is the row it takes and goes with the next token.
+      const bool urgent = urgent_;
       urgent_ = false;
       if (due_retry) next_due_ms_ = 0;
       lock.unlock();
       std::vector<OutboxRow> claimed;
       try {
-        if (limit > 0) claimed = storage_.write([&](Session& s) { return claim(s, id_, now_ms, std::max(limit, 1)); });
+        if (limit > 0 || urgent)
+          claimed = storage_.write([&](Session& s) { return claim(s, id_, now_ms, std::max(limit, 1)); });
       } catch (const std::exception& e) {
         spdlog::error("dispatcher {}: cannot read the outbox: {}", id_, e.what());
       }
@@ -274,13 +278,15 @@ void Dispatcher::finish(const OutboxRow& row, const SendResult& result) {
   const std::int64_t id = row.id;
   const std::string provider_id = result.provider_id;
   storage_.write_async(
-      [id, status, error, not_before, now_ms, provider_id](Session& s) {
-        if (status == "sent")
+      [id, status, error, not_before, now_ms, provider_id, &rules = rules_, adapter_id = id_](Session& s) {
+        if (status == "sent") {
           s.execute(
               "UPDATE core_outbox SET status = 'sent', provider_id = ?, sent_at_ms = ?, updated_at_ms = ?, "
               "last_error = '' WHERE id = ? AND status = 'sending'",
               {provider_id.empty() ? Value{nullptr} : Value{provider_id}, now_ms, now_ms, id});
-        else
+          // A receipt that overtook this write is applied now (both run on the writer).
+          if (!provider_id.empty() && rules.on_sent) rules.on_sent(s, adapter_id, provider_id);
+        } else
           s.execute(
               "UPDATE core_outbox SET status = ?, last_error = ?, not_before_ms = ?, updated_at_ms = ? "
               "WHERE id = ? AND status = 'sending'",

@@ -34,6 +34,8 @@ struct DispatchRules {
   // opted out of SMS meanwhile.
   std::function<bool(std::int64_t broadcast_id)> cancelled;
   std::function<bool(std::int64_t person_id)> opted_out;
+  // On the writer, right after a row was marked sent with its provider id.
+  std::function<void(Session& session, const std::string& adapter_id, const std::string& provider_id)> on_sent;
 };
 
 // Sends one adapter's share of the outbox: its own thread takes queued rows

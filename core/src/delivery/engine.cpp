@@ -26,8 +26,22 @@ constexpr std::int64_t kAckWindowMs = 7LL * 24 * 3600 * 1000;  // 收到 answers
 
 // The per-recipient status: acknowledged beats what the outbox row says.
 constexpr const char* kRecipientStatus =
-    "CASE WHEN r.acked_at_ms IS NOT NULL THEN 'acknowledged' WHEN r.outbox_id IS NULL THEN 'unreachable' "
-    "ELSE o.status END";
+    "CASE WHEN r.acked_at_ms IS NOT NULL THEN 'acknowledged' WHEN r.via = 'opted_out' THEN 'opted_out' "
+    "WHEN r.outbox_id IS NULL THEN 'unreachable' ELSE o.status END";
+
+std::int64_t apply_receipt(Session& s, const std::string& adapter_id, const std::string& provider_id, bool delivered,
+                           const std::string& error, std::int64_t now_ms) {
+  if (delivered)
+    return s.execute(
+        "UPDATE core_outbox SET status = 'delivered', delivered_at_ms = ?, updated_at_ms = ? "
+        "WHERE adapter_id = ? AND provider_id = ? AND status IN ('sending', 'sent')",
+        {now_ms, now_ms, adapter_id, provider_id});
+  return s.execute(
+      "UPDATE core_outbox SET status = 'failed', last_error = ?, updated_at_ms = ? "
+      "WHERE adapter_id = ? AND provider_id = ? AND status IN ('sending', 'sent')",
+      {error.empty() ? std::string("the gateway reported a failure") : error, now_ms, adapter_id, provider_id});
+}
+constexpr std::size_t kMaxEarlyReceipts = 10000;
 
 }  // namespace
 
@@ -41,6 +55,17 @@ DeliveryEngine::DeliveryEngine(Storage& storage, Directory& directory, support::
   rules_.cancelled = [this](std::int64_t broadcast_id) {
     std::lock_guard lock(cancelled_mutex_);
     return cancelled_.contains(broadcast_id);
+  };
+  rules_.on_sent = [this](Session& s, const std::string& adapter_id, const std::string& provider_id) {
+    Receipt receipt;
+    {
+      std::lock_guard lock(receipts_mutex_);
+      auto it = early_receipts_.find({adapter_id, provider_id});
+      if (it == early_receipts_.end()) return;
+      receipt = it->second;
+      early_receipts_.erase(it);
+    }
+    apply_receipt(s, adapter_id, provider_id, receipt.delivered, receipt.error, receipt.at_ms);
   };
   rules_.opted_out = [this](std::int64_t person_id) {
     return storage_.read([&](Session& s) {
@@ -247,8 +272,11 @@ bool DeliveryEngine::cancel_broadcast(std::int64_t broadcast_id) {
     return true;
   });
   if (known) {
-    std::lock_guard lock(cancelled_mutex_);
-    cancelled_.insert(broadcast_id);
+    {
+      std::lock_guard lock(cancelled_mutex_);
+      cancelled_.insert(broadcast_id);
+    }
+    for (auto& d : dispatchers_) d->wake(true);  // drop what they had claimed, now
   }
   return known;
 }
@@ -280,7 +308,7 @@ json DeliveryEngine::broadcast_status(std::int64_t id) {
       by_via[r.text(0)] = r.integer(1);
     auto count = [&](const char* k) { return recipients.contains(k) ? recipients[k].get<std::int64_t>() : 0; };
     const std::int64_t done = count("sent") + count("delivered") + count("acknowledged") + count("failed") +
-                              count("expired") + count("cancelled") + count("unreachable");
+                              count("expired") + count("cancelled") + count("unreachable") + count("opted_out");
     return {{"id", b.integer(0)},
             {"kind", b.text(1)},
             {"text", b.text(2)},
@@ -382,17 +410,12 @@ void DeliveryEngine::report_delivery(const std::string& adapter_id, const std::s
   if (provider_id.empty()) return;
   const auto now_ms = to_ms(rules_.now());
   storage_.write_async(
-      [=](Session& s) {
-        if (delivered)
-          s.execute(
-              "UPDATE core_outbox SET status = 'delivered', delivered_at_ms = ?, updated_at_ms = ? "
-              "WHERE adapter_id = ? AND provider_id = ? AND status IN ('sending', 'sent')",
-              {now_ms, now_ms, adapter_id, provider_id});
-        else
-          s.execute(
-              "UPDATE core_outbox SET status = 'failed', last_error = ?, updated_at_ms = ? "
-              "WHERE adapter_id = ? AND provider_id = ? AND status IN ('sending', 'sent')",
-              {error.empty() ? std::string("the gateway reported a failure") : error, now_ms, adapter_id, provider_id});
+      [this, adapter_id, provider_id, delivered, error, now_ms](Session& s) {
+        if (apply_receipt(s, adapter_id, provider_id, delivered, error, now_ms) > 0) return;
+        // The gateway was faster than our own record of the send: keep it for on_sent.
+        std::lock_guard lock(receipts_mutex_);
+        if (early_receipts_.size() < kMaxEarlyReceipts)
+          early_receipts_[{adapter_id, provider_id}] = Receipt{delivered, error, now_ms};
       },
       nullptr);
 }

@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -70,6 +71,14 @@ class DeliveryEngine final : public Messenger {
   DispatchRules rules_;
   std::vector<AdapterSlot> adapters_;
   std::vector<std::unique_ptr<Dispatcher>> dispatchers_;
+  // Receipts that arrived before the row was marked sent, by adapter + provider id.
+  struct Receipt {
+    bool delivered = false;
+    std::string error;
+    std::int64_t at_ms = 0;
+  };
+  std::mutex receipts_mutex_;
+  std::map<std::pair<std::string, std::string>, Receipt> early_receipts_;
   std::mutex cancelled_mutex_;
   std::set<std::int64_t> cancelled_;
   bool started_ = false;

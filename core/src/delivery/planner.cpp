@@ -147,10 +147,12 @@ Planned plan_broadcast(Session& s, Directory& directory, const std::vector<Chann
     if (covered[i]) continue;
     const PersonalRoute r = route(targets[i], channels, b.essential, sms_only);
     if (r.channel == kNone) {
-      if (r.opted_out)
+      if (r.opted_out) {
         ++out.plan.opted_out;
-      else
+        out.recipients[i].via = "opted_out";  // 退订: the status view says why nothing was sent
+      } else {
         ++out.plan.unreachable;
+      }
       continue;
     }
     const Channel& c = channels[r.channel];

@@ -398,6 +398,9 @@ JobScheduler& Runtime::scheduler() {
 TokenStore& Runtime::tokens() {
   return *impl_->tokens;
 }
+Messenger& Runtime::messenger() {
+  return *impl_->messenger;
+}
 http::RouteTable& Runtime::routes() {
   return impl_->routes;
 }

@@ -13,6 +13,7 @@
 namespace villagebot {
 class Storage;
 class Directory;
+class Messenger;
 }  // namespace villagebot
 
 namespace villagebot::pipeline {
@@ -72,7 +73,8 @@ class Runtime {
   support::Metrics& metrics();
   JobScheduler& scheduler();
   TokenStore& tokens();
-  http::RouteTable& routes();  // every registered route (core, plugins, adapters)
+  http::RouteTable& routes();
+  Messenger& messenger();  // the delivery engine  // every registered route (core, plugins, adapters)
 
  private:
   struct Impl;
