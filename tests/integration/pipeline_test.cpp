@@ -3,11 +3,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include "fake_http.hpp"
 #include "pipeline/pipeline.hpp"
 #include "runtime/runtime.hpp"
 #include "testkit.hpp"
 #include "villagebot/directory.hpp"
+#include "villagebot/messenger.hpp"
 
 namespace villagebot::testkit {
 namespace {
@@ -186,6 +188,28 @@ TEST(Pipeline, PluginMessagesGoOutThroughTheAdapterAndOptOutIsHonoured) {
   EXPECT_EQ(receiver.wait_for(2, std::chrono::milliseconds(500)).size(), 1U);
   EXPECT_EQ(server.count("SELECT COUNT(*) FROM core_outbox WHERE text='乡亲们好'"), 1)
       << "no channel reaches an opted-out villager with only SMS";
+}
+
+TEST(Pipeline, ShouDaoAcknowledgesTheLatestBroadcast) {
+  FakeHttpServer receiver;
+  Options o = echo_options();
+  o.adapter_toml = "reply_url = \"" + receiver.url("/out") + "\"";
+  TestServer server(o);
+  EXPECT_THAT(first(server.send(kVillager, "收到")), HasSubstr("没有")) << "nothing to confirm yet";
+  Broadcast b;
+  b.text = "明早八点停水，请提前储水。";
+  b.audience.everyone = true;
+  b.policy = ChannelPolicy::personal_all;
+  const auto id = server.runtime().messenger().broadcast(b, nullptr);
+  ASSERT_GT(id, 0);
+  ASSERT_GE(receiver.wait_for(5).size(), 5U) << "the notice went out to the village";
+  EXPECT_THAT(first(server.send(kVillager, "收到")), HasSubstr("已确认"));
+  EXPECT_EQ(server.count("SELECT COUNT(*) FROM core_broadcast_recipients WHERE acked_at_ms IS NOT NULL AND "
+                         "broadcast_id = " +
+                         std::to_string(id)),
+            1);
+  const auto status = server.runtime().messenger().broadcast_status(id);
+  EXPECT_EQ(status["acknowledged"], 1) << status.dump();
 }
 
 }  // namespace

@@ -1,8 +1,11 @@
 #include "runtime/core_commands.hpp"
 
+#include <nlohmann/json.hpp>
+
 namespace villagebot::runtime {
 
 std::vector<Registration> register_core_commands(pipeline::CommandRouter& router, Directory& directory,
+                                                 Messenger& messenger, EventBus& events,
                                                  const std::string& village_name) {
   std::vector<Registration> out;
   out.push_back(router.add(
@@ -50,6 +53,24 @@ std::vector<Registration> register_core_commands(pipeline::CommandRouter& router
         directory.set_opted_out(req.sender.id, false);
         return Replies{Reply{req.tr(
             {"已恢复订阅，您会继续收到村里的短信通知。", "Subscribed again: you will receive village SMS notices."})}};
+      },
+      true}));
+  // 收到: the recipient acknowledges the latest broadcast they were sent (issue 4 §5). Plugins
+  // that track acknowledgements (announcements, emergency) listen for broadcast.acknowledged.
+  out.push_back(router.add(CommandSpec{
+      "core.acknowledge",
+      {"收到", "已收到", "ok", "received"},
+      {},
+      {},
+      {"收到 — 确认已收到最近的通知", "ok — confirm you received the latest notice"},
+      [&messenger, &events](const CommandRequest& req) {
+        if (req.sender.id == 0)
+          return Replies{Reply{req.tr({"您的号码未登记，请联系村委会。", "Your number is not registered."})}};
+        const std::int64_t broadcast = messenger.acknowledge(req.sender.id, 0);
+        if (broadcast == 0)
+          return Replies{Reply{req.tr({"近期没有需要您确认的通知。", "There is no recent notice to confirm."})}};
+        events.publish("broadcast.acknowledged", {{"broadcast_id", broadcast}, {"person_id", req.sender.id}});
+        return Replies{Reply{req.tr({"已确认收到，谢谢！", "Confirmed, thank you!"})}};
       },
       true}));
   return out;

@@ -328,7 +328,7 @@ void Runtime::start() {
     d.metrics.gauge("villagebot_storage_write_queue_depth", "Write jobs waiting for the writer",
                     [sqlite] { return static_cast<double>(sqlite->queue_depth()); });
     d.configure_modules();
-    for (auto& r : register_core_commands(d.router, *d.directory, d.cfg.village_name))
+    for (auto& r : register_core_commands(d.router, *d.directory, *d.messenger, d.events, d.cfg.village_name))
       d.core_registrations.push_back(std::move(r));
     d.start_modules();
     d.register_core_routes();
