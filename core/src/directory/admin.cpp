@@ -647,7 +647,7 @@ json DirectoryAdmin::create_person(const Caller& c, const json& body) {
     const std::int64_t unit = h->unit;
     require_scope(s, c, unit);
     const auto now = now_s();
-    // A unique placeholder phone until the fields are applied (the column is UNIQUE).
+    // Inserted bare (phone NULL: the column is UNIQUE), then every field is validated and applied.
     s.execute(
         "INSERT INTO core_persons (name, phone, household_id, org_unit_id, created_at, updated_at) "
         "VALUES ('', NULL, ?, ?, ?, ?)",
