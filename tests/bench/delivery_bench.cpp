@@ -211,6 +211,7 @@ void client_ceiling(const Options& o) {
   const int total = std::min(o.rows, 20000);
   std::atomic<int> next{0};
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(o.concurrency));
   const double cpu0 = cpu_seconds();
   const auto t = Clock::now();
   for (int i = 0; i < o.concurrency; ++i)
@@ -301,7 +302,7 @@ int run_figures(const Options& o) {
     const long hwm = proc_status_kb("VmHWM");
     std::cout << "(c) VmRSS with " << queued << " queued (+" << gw.in_flight()
               << " held at the gateway): " << rss_queued / 1024 << " MB (" << (rss_queued - rss_idle) / 1024
-              << " MB more than before the broadcast; peak VmHWM since the POST " << hwm / 1024
+              << " MB more than before the broadcast; peak VmHWM since the broadcast began " << hwm / 1024
               << " MB)   [target <= 150 MB: " << verdict(rss_queued <= 150L * 1024) << "]\n";
 
     // (b) Drain: the held sends fail (retried after their back-off), the rest go at once.
