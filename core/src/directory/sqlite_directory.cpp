@@ -194,7 +194,7 @@ std::optional<Household> SqliteDirectory::household_by_code(std::string_view cod
 std::vector<std::int64_t> SqliteDirectory::resolve(const Audience& a) {
   if (a.empty()) return {};
   // One statement: lists travel as JSON arrays (json_each), so an audience of
-  // 100,000 explicit persons needs no 100,000 placeholders. NULL ids are
+  // 100,000 explicit persons needs no 100,000 bound parameters. NULL ids are
   // COALESCEd: NOT (NULL IN ...) would drop a person without a unit.
   std::vector<Value> params;
   std::string sql =
