@@ -52,8 +52,7 @@ std::vector<OutboxRow> claim(Session& s, const std::string& adapter_id, std::int
     rows.push_back(std::move(o));
   }
   for (const auto& o : rows)
-    s.execute("UPDATE core_outbox SET status = 'sending', attempts = ?, updated_at_ms = ? WHERE id = ?",
-              {static_cast<std::int64_t>(o.attempts), now_ms, o.id});
+    s.execute("UPDATE core_outbox SET status = 'sending', updated_at_ms = ? WHERE id = ?", {now_ms, o.id});
   return rows;
 }
 

@@ -29,7 +29,7 @@ struct OutboxRow {
   bool sms = false;
   int segments = 0;
   std::string idempotency_key;  // "" → vb-<id>-<created ms>
-  int attempts = 0;
+  int attempts = 0;             // claimed: the attempt about to be made (the outbox counts it with the outcome)
   std::int64_t expires_at_ms = 0;
   std::int64_t created_at_ms = 0;
 };
@@ -42,7 +42,9 @@ std::int64_t insert_row(Session& session, const OutboxRow& row, std::int64_t now
 std::string idempotency_key_of(const OutboxRow& row);
 
 // Claims up to `limit` queued rows of an adapter that are due, most urgent
-// first (priority, then age), marking them sending and counting the attempt.
+// first (priority, then age), marking them sending. The attempt is counted
+// when its outcome is written, so a row claimed and put back (stop, crash,
+// quiet hours) keeps its count.
 std::vector<OutboxRow> claim(Session& session, const std::string& adapter_id, std::int64_t now_ms, int limit);
 
 // At start: rows a crash left in sending go back to queued. Returns how many.
