@@ -27,8 +27,8 @@ std::function<void()> Deadlines::after(std::chrono::milliseconds delay, std::fun
   {
     std::lock_guard lock(mutex_);
     key = Key{Clock::now() + delay, next_id_++};
-    auto it = pending_.emplace(key, std::move(fn)).first;
-    earliest = it == pending_.begin();
+    pending_.emplace(key, std::move(fn));
+    earliest = key.first < wakes_at_;
   }
   if (earliest) wake_.notify_one();
   return [this, key] {
@@ -40,18 +40,18 @@ std::function<void()> Deadlines::after(std::chrono::milliseconds delay, std::fun
 void Deadlines::loop() {
   pthread_setname_np(pthread_self(), "vb-deadline");
   std::unique_lock lock(mutex_);
+  // With nothing pending it still looks once a second, so that adding the
+  // first deadline of a busy spell (seconds long) wakes nobody.
+  constexpr auto kIdleTick = std::chrono::seconds(1);
   while (!stopping_) {
-    if (pending_.empty()) {
-      wake_.wait(lock);
-      continue;
-    }
-    const auto first = pending_.begin()->first.first;
-    if (Clock::now() < first) {
-      wake_.wait_until(lock, first);
+    const auto now = Clock::now();
+    if (pending_.empty() || now < pending_.begin()->first.first) {
+      wakes_at_ = pending_.empty() ? now + kIdleTick : pending_.begin()->first.first;
+      wake_.wait_until(lock, wakes_at_);
+      wakes_at_ = Clock::time_point::min();  // awake: nobody needs to wake it
       continue;
     }
     std::vector<std::function<void()>> due;
-    const auto now = Clock::now();
     while (!pending_.empty() && pending_.begin()->first.first <= now) {
       due.push_back(std::move(pending_.begin()->second));
       pending_.erase(pending_.begin());
