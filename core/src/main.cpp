@@ -1,4 +1,5 @@
 // villagebot: the command line of PRODUCT.md §5.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -330,6 +331,57 @@ int cmd_broadcast(const std::string& config_file, std::int64_t id, bool watch, b
   }
 }
 
+// `villagebot <plugin> ARGS...`: loads that one plugin (it must be enabled),
+// configures it and hands it its arguments, the database and the directory.
+int cmd_plugin(const std::string& name, std::vector<std::string> args) {
+  std::string given;
+  for (auto it = args.begin(); it != args.end();) {
+    if (*it == "--config" && it + 1 != args.end()) {
+      given = *(it + 1);
+      it = args.erase(it, it + 2);
+    } else if (it->rfind("--config=", 0) == 0) {
+      given = it->substr(9);
+      it = args.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto cfg = load_config(given);
+  if (!cfg) return kExitConfig;
+  if (std::find(cfg->plugins_enabled.begin(), cfg->plugins_enabled.end(), name) == cfg->plugins_enabled.end()) {
+    std::cerr << "villagebot: the " << name << " plugin is not enabled in " << config_path(given)
+              << " ([plugins] enabled)\n";
+    return kExitConfig;
+  }
+  support::setup_logging("warn");
+  try {
+    auto plugins = loader::load_plugins(cfg->plugin_dir, {name});
+    for (auto& p : plugins) {
+      auto& section = *cfg->plugin_sections.at(p.name);
+      p.instance->configure(section);
+      config::finish_section(section);
+    }
+    if (!cfg->ok()) {
+      for (const auto& e : *cfg->errors) std::cerr << e << "\n";
+      return kExitConfig;
+    }
+    auto storage = runtime::open_storage(*cfg);
+    directory::SqliteDirectory dir(*storage);
+    const VillageInfo village{cfg->village_name, cfg->timezone};
+    PluginCommandLine command_line{std::move(args), *storage, dir, village, std::cout, std::cerr};
+    for (auto& p : plugins) {
+      if (p.name != name) continue;
+      if (auto rc = p.instance->run_command_line(command_line)) return *rc;
+      std::cerr << "villagebot: the " << name << " plugin has no command line\n";
+      return kExitConfig;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "villagebot: " << e.what() << "\n";
+    return kExitStartup;
+  }
+  return kExitStartup;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -337,6 +389,12 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("villagebot ") + VILLAGEBOT_VERSION);
   app.require_subcommand(1);
   std::string config_file;
+
+  // Plugin command lines: everything after the plugin's name goes to the plugin.
+  auto* points_cmd = app.add_subcommand(
+      "points",
+      "The points ledger (积分): `points verify --config FILE` checks the hash chain; `points head` prints it");
+  points_cmd->prefix_command();
 
   auto* serve = app.add_subcommand("serve", "Run the server");
   serve->add_option("--config", config_file, "Config file (or VILLAGEBOT_CONFIG)");
@@ -403,6 +461,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
+  if (*points_cmd) return cmd_plugin("points", points_cmd->remaining());
   if (*serve) {
     auto cfg = load_config(config_file);
     if (!cfg) return kExitConfig;

@@ -31,7 +31,7 @@ pid_t spawn(const std::vector<std::string>& args, int in_fd, int out_fd, int err
     // Without this the child would hold the write end of its own stdin pipe
     // and never see end of input.
     closefrom(3);
-    execv(argv[0], argv.data());
+    execvp(argv[0], argv.data());  // a bare name (sqlite3) is looked up in PATH
     _exit(127);
   }
   return pid;

@@ -1,5 +1,8 @@
 #pragma once
+#include <optional>
+#include <ostream>
 #include <string>
+#include <vector>
 
 #include <spdlog/logger.h>
 #include <nlohmann/json.hpp>
@@ -40,6 +43,18 @@ class PluginContext {
   virtual spdlog::logger& logger() = 0;
 };
 
+// What `villagebot <plugin name> ARGS... --config FILE` hands a plugin (e.g.
+// `villagebot points verify`): its arguments, the database and the directory,
+// and where to print. The server need not be running.
+struct PluginCommandLine {
+  std::vector<std::string> args;  // after the plugin's name, without --config FILE
+  Storage& storage;
+  Directory& directory;
+  const VillageInfo& village;
+  std::ostream& out;
+  std::ostream& err;
+};
+
 class Plugin {
  public:
   virtual ~Plugin() = default;
@@ -51,6 +66,9 @@ class Plugin {
   // Release registrations; called in reverse dependency order.
   virtual void stop() {}
   [[nodiscard]] virtual nlohmann::json health() const { return {{"state", "running"}}; }
+  // The plugin's own command line; called after configure(), without start().
+  // Returns the process's exit code, or std::nullopt when the plugin has none.
+  virtual std::optional<int> run_command_line(PluginCommandLine& /*command_line*/) { return std::nullopt; }
 };
 
 }  // namespace villagebot

@@ -17,7 +17,7 @@ constexpr std::size_t kMaxId = 256;
 const Text kApology{"抱歉，系统处理您的消息时出了问题，请稍后再试。",
                     "Sorry, something went wrong while handling your message. Please try again later."};
 const Text kTooFast{"您发送得太快了，请稍等一会儿再发。", "You are sending messages too fast; please wait a moment."};
-const Text kUnregistered{"您好！您的号码尚未在本村登记，暂时无法查询或办理。请联系村委会登记。",
+const Text kUnregistered{"您好！您的号码在本村未登记，暂时无法查询或办理。请联系村委会登记。",
                          "Hello! Your number is not registered with the village, so nothing can be shown. Please "
                          "ask the village committee to register you."};
 const Text kEmpty{"请发送「帮助」查看可用命令。", "Send \"help\" to see what you can do."};
