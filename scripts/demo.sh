@@ -28,6 +28,8 @@ villagebot demo — 演示村 (200 villagers in 60 households; who is who: confi
     curl -s -XPOST localhost:${port}/hooks/generic \\
       -d '{"message_id":"demo-1","sender":"13800000001","text":"帮助"}'
   (each message needs a new message_id; a repeated one is answered once)
+  Also try "积分", "积分明细" and "红榜"; check the points ledger's hash chain with
+    ./build/villagebot points verify --config ${config}
 
   Or chat in a terminal, as anyone in the village:
     ./build/villagebot chat --as 13800000001 --config ${config}
