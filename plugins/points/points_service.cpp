@@ -1,6 +1,7 @@
 #include "points_service.hpp"
 
 #include <chrono>
+#include <future>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -165,58 +166,78 @@ VerifyResult Ledger::verify() {
   VerifyResult v;
   v.head_hash = kGenesisHash;
   std::map<std::int64_t, std::int64_t> sums;
-  std::map<std::int64_t, std::int64_t> points_of;  // for reversals: id → points (only entries reversed later)
+  std::map<std::int64_t, std::int64_t> points_of;  // id → points, for checking reversals
   auto fail = [&](std::int64_t id, std::string problem) {
     v.ok = false;
     v.first_bad_id = id;
     v.problem = std::move(problem);
   };
-  constexpr std::int64_t kChunk = 20000;
-  std::int64_t after = 0;
   std::string prev = kGenesisHash;
+  // The chain in order, given each entry's recomputed hash; false at the first break.
+  auto check = [&](const std::vector<Entry>& chunk, const std::vector<std::string>& hashes) {
+    for (std::size_t i = 0; i < chunk.size(); ++i) {
+      const Entry& e = chunk[i];
+      const std::int64_t expected = v.entries + 1;
+      const std::string n = std::to_string(e.id);
+      if (e.id != expected) {
+        fail(expected,
+             "第 " + std::to_string(expected) + " 条记录缺失 / entry " + std::to_string(expected) + " is missing");
+        return false;
+      }
+      if (e.prev_hash != prev) {
+        fail(e.id, "第 " + n + " 条的前一哈希与上一条不符（上一条被改动或删除）/ entry " + n +
+                       ": prev_hash does not match the entry before it");
+        return false;
+      }
+      if (hashes[i] != e.hash) {
+        fail(e.id, "第 " + n + " 条的内容与其哈希不符（记录被改动）/ entry " + n +
+                       ": its content does not match its hash (the row was changed)");
+        return false;
+      }
+      if (e.reverses > 0) {
+        auto it = points_of.find(e.reverses);
+        if (e.reverses >= e.id || (it != points_of.end() && it->second != -e.points)) {
+          fail(e.id, "第 " + n + " 条冲正记录与原记录不符 / entry " + n + ": the reversal does not undo its original");
+          return false;
+        }
+      }
+      points_of[e.id] = e.points;
+      sums[e.household_id] += e.points;
+      prev = e.hash;
+      ++v.entries;
+    }
+    return true;
+  };
+  using Hashed = std::pair<std::vector<Entry>, std::vector<std::string>>;
+  auto hash_all = [](std::vector<Entry> chunk) {
+    std::vector<std::string> hashes;
+    hashes.reserve(chunk.size());
+    for (const auto& e : chunk) hashes.push_back(entry_hash(e));
+    return Hashed{std::move(chunk), std::move(hashes)};
+  };
+  constexpr std::int64_t kChunk = 20000;
   storage_.read([&](Session& s) {
     // One read transaction: a consistent snapshot even while entries are appended.
+    // Chunk k is hashed on a second thread while chunk k+1 is read.
+    std::future<Hashed> pending;
+    std::int64_t after = 0;
     for (;;) {
-      const auto rows = s.query(
-          std::string("SELECT ") + kColumns + " FROM points_entries WHERE id > ? ORDER BY id LIMIT ?", {after, kChunk});
-      for (const auto& r : rows) {
-        const Entry e = entry_of(r);
-        const std::int64_t expected = v.entries + 1;
-        if (e.id != expected) {
-          fail(expected,
-               "第 " + std::to_string(expected) + " 条记录缺失 / entry " + std::to_string(expected) + " is missing");
-          return;
-        }
-        if (e.prev_hash != prev) {
-          fail(e.id, "第 " + std::to_string(e.id) + " 条的前一哈希与上一条不符（上一条被改动或删除）/ entry " +
-                         std::to_string(e.id) + ": prev_hash does not match the entry before it");
-          return;
-        }
-        if (entry_hash(e) != e.hash) {
-          fail(e.id, "第 " + std::to_string(e.id) + " 条的内容与其哈希不符（记录被改动）/ entry " +
-                         std::to_string(e.id) + ": its content does not match its hash (the row was changed)");
-          return;
-        }
-        if (e.reverses > 0) {
-          auto it = points_of.find(e.reverses);
-          if (e.reverses >= e.id || (it != points_of.end() && it->second != -e.points)) {
-            fail(e.id, "第 " + std::to_string(e.id) + " 条冲正记录与原记录不符 / entry " + std::to_string(e.id) +
-                           ": the reversal does not undo its original");
-            return;
-          }
-        }
-        points_of[e.id] = e.points;
-        sums[e.household_id] += e.points;
-        prev = e.hash;
-        ++v.entries;
+      std::vector<Entry> chunk;
+      for (const auto& r :
+           s.query(std::string("SELECT ") + kColumns + " FROM points_entries WHERE id > ? ORDER BY id LIMIT ?",
+                   {after, kChunk}))
+        chunk.push_back(entry_of(r));
+      if (pending.valid()) {
+        const auto [entries, hashes] = pending.get();
+        if (!check(entries, hashes)) return;
       }
-      if (static_cast<std::int64_t>(rows.size()) < kChunk) break;
-      after = rows.back().integer(0);
-      // Only reversals look back; keep memory bounded by the chunk for the rest.
+      if (chunk.empty()) break;
+      after = chunk.back().id;
+      pending = std::async(std::launch::async, hash_all, std::move(chunk));
+      // Only reversals look back; bound the memory by forgetting old entries.
       if (points_of.size() > 4 * static_cast<std::size_t>(kChunk)) points_of.clear();
     }
     v.head_hash = prev;
-    if (!v.ok) return;
     std::map<std::int64_t, std::int64_t> stored;
     for (const auto& r : s.query("SELECT household_id, balance FROM points_balances"))
       stored[r.integer(0)] = r.integer(1);
