@@ -331,8 +331,9 @@ int cmd_broadcast(const std::string& config_file, std::int64_t id, bool watch, b
   }
 }
 
-// `villagebot <plugin> ARGS...`: loads that one plugin (it must be enabled),
-// configures it and hands it its arguments, the database and the directory.
+// `villagebot <plugin> ARGS...`: loads the enabled plugins (the named one must be
+// among them), configures them and hands the named one its arguments, the
+// database and the directory. Nothing is started.
 int cmd_plugin(const std::string& name, std::vector<std::string> args) {
   std::string given;
   for (auto it = args.begin(); it != args.end();) {
@@ -355,7 +356,8 @@ int cmd_plugin(const std::string& name, std::vector<std::string> args) {
   }
   support::setup_logging("warn");
   try {
-    auto plugins = loader::load_plugins(cfg->plugin_dir, {name});
+    // Every enabled plugin, so that the named one's dependencies are there as in `serve`.
+    auto plugins = loader::load_plugins(cfg->plugin_dir, cfg->plugins_enabled);
     for (auto& p : plugins) {
       auto& section = *cfg->plugin_sections.at(p.name);
       p.instance->configure(section);

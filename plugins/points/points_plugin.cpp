@@ -1,6 +1,7 @@
 // The points plugin (积分): villagers' commands over the ledger, and the
 // `villagebot points ...` command line. The ledger itself is points_service.
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
