@@ -1,5 +1,6 @@
 // The points plugin (积分): villagers' commands over the ledger, and the
 // `villagebot points ...` command line. The ledger itself is points_service.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -7,7 +8,9 @@
 #include <vector>
 
 #include "points_service.hpp"
+#include "proposals.hpp"
 #include "villagebot/abi.hpp"
+#include "villagebot/text.hpp"
 
 namespace villagebot::points {
 namespace {
@@ -42,6 +45,25 @@ std::string month_day(std::int64_t ms, std::int64_t offset_s) {
   return buf;
 }
 
+// From another plugin: points for a household under a catalogue rule (a
+// completed shift ...). Appended at once when the rule approves itself,
+// otherwise proposed; exactly once per key.
+struct AwardEvent {
+  static constexpr std::string_view kTopic = "points.award";
+  std::int64_t household_id = 0;
+  std::string rule_code;
+  std::int64_t points = 0;  // 0: the rule's points
+  std::string reason;       // "": the rule's description
+  std::string source;
+  std::string idempotency_key;
+  NLOHMANN_DEFINE_TYPE_INTRUSIVE_WITH_DEFAULT(AwardEvent, household_id, rule_code, points, reason, source,
+                                              idempotency_key)
+};
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && s.size() <= 6 && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
 const Text kNoHousehold{"您的号码还没有登记到户，暂时没有户积分。请联系村委会。",
                         "Your number is not registered to a household yet, so there are no points to show."};
 
@@ -49,6 +71,20 @@ class PointsPlugin final : public Plugin {
  public:
   void configure(ConfigSection& config) override {
     top_n_ = static_cast<int>(config.integer_or("leaderboard_size", 10, 3, 50));
+    // [[plugins.points.rules]] code, description, points, monthly_cap, auto_approve: the 积分细则.
+    rules_.clear();
+    for (auto& t : config.tables("rules")) {
+      Rule r;
+      r.code = t->require_string("code");
+      r.description = t->require_string("description");
+      r.points = t->integer("points", -1000, 1000).value_or(0);
+      r.monthly_cap = static_cast<int>(t->integer_or("monthly_cap", 0, 0, 1000));
+      r.auto_approve = t->boolean_or("auto_approve", false);
+      if (r.points == 0) t->error("points", "is required: a whole number from -1000 to 1000, not 0");
+      for (const auto& other : rules_)
+        if (!r.code.empty() && other.code == r.code) t->error("code", "'" + r.code + "' is used by another rule");
+      rules_.push_back(std::move(r));
+    }
   }
 
   void start(PluginContext& ctx) override {
@@ -56,6 +92,32 @@ class PointsPlugin final : public Plugin {
     offset_s_ = utc_offset_s(ctx.village().timezone);
     ledger_ = std::make_unique<Ledger>(ctx.storage(), offset_s_);
     directory_ = &ctx.directory();
+    messenger_ = &ctx.messenger();
+    proposals_ = std::make_unique<Proposals>(ctx.storage(), *ledger_, rules_);
+    const std::vector<std::string> proposers{std::string(role::kCadre), std::string(role::kEvaluator)};
+    regs_.push_back(
+        ctx.commands().add({"points.propose",
+                            {"加分", "扣分"},
+                            {},
+                            proposers,
+                            {"加分/扣分 <户号或手机> <分值或细则编号> <原因> — 提交积分申请，待评议小组审核",
+                             "加分/扣分 <household or phone> <points or rule> <reason> — propose points"},
+                            [this](const CommandRequest& req) { return propose(req); }}));
+    regs_.push_back(ctx.commands().add({"points.review",
+                                        {"审核", "review"},
+                                        {},
+                                        {std::string(role::kEvaluator)},
+                                        {"审核 <编号> 通过/驳回 [说明] — 评议积分申请（不能审核自己的）",
+                                         "review <id> approve/reject [note] — decide a proposal (never your own)"},
+                                        [this](const CommandRequest& req) { return review(req); }}));
+    regs_.push_back(
+        ctx.commands().add({"points.pending",
+                            {"待审核", "pending"},
+                            {},
+                            {std::string(role::kCadre), std::string(role::kEvaluator), std::string(role::kSupervisor)},
+                            {"待审核 — 等待评议的积分申请", "pending — proposals waiting for a decision"},
+                            [this](const CommandRequest& req) { return pending(req); }}));
+    regs_.push_back(ctx.events().on<AwardEvent>([this](const AwardEvent& e) { on_award(e); }));
     regs_.push_back(
         ctx.commands().add({"points.balance",
                             {"积分", "查积分", "jf", "points"},
@@ -114,6 +176,136 @@ class PointsPlugin final : public Plugin {
     return (h->head_name.empty() ? h->code : h->head_name + "户") + "（" + h->code + "）";
   }
 
+  static std::string zh_or_en(const CommandRequest& req, const std::string& both) {
+    // LedgerError texts are "中文 / English".
+    const auto slash = both.find(" / ");
+    if (slash == std::string::npos) return both;
+    return req.lang == Lang::en ? both.substr(slash + 3) : both.substr(0, slash);
+  }
+
+  // 加分/扣分 <户号或手机> <分值或细则编号> [原因]
+  Replies propose(const CommandRequest& req) {
+    const bool deduct = req.keyword == "扣分";
+    if (req.args.size() < 2)
+      return {Reply{req.lang == Lang::en ? "Usage: " + req.keyword + " <household or phone> <points or rule> <reason>"
+                                         : "用法：" + req.keyword + " <户号或手机> <分值或细则编号> <原因>，例如：" +
+                                               req.keyword + " H001 5 打扫文化广场"}};
+    std::int64_t household_id = 0;
+    if (auto h = directory_->household_by_code(req.args[0]))
+      household_id = h->id;
+    else if (auto phone = text::normalise_phone(req.args[0]))
+      if (auto p = directory_->find_by_phone(*phone)) household_id = p->household_id;
+    if (household_id == 0)
+      return {Reply{req.lang == Lang::en ? "No household with the code or phone " + req.args[0]
+                                         : "没有户号或手机为「" + req.args[0] + "」的户。"}};
+    ProposalRequest r;
+    r.household_id = household_id;
+    r.source = "chat";
+    r.proposer_person_id = req.sender.id;
+    r.proposer = req.sender.name;
+    std::size_t reason_from = 2;
+    if (all_digits(req.args[1])) {
+      r.points = std::stoll(req.args[1]);
+      if (r.points < 1 || r.points > 1000)
+        return {Reply{req.lang == Lang::en ? "Points must be from 1 to 1000." : "分值须在 1 到 1000 之间。"}};
+      if (deduct) r.points = -r.points;
+      if (req.args.size() > 2 && proposals_->rule(req.args[2]) != nullptr) r.rule_code = req.args[reason_from++];
+    } else if (const Rule* rule = proposals_->rule(req.args[1])) {
+      r.rule_code = rule->code;
+      r.points = rule->points;
+      if ((rule->points < 0) != deduct)
+        return {Reply{zh_or_en(req, "细则 " + rule->code + " 是" + (rule->points > 0 ? "加分" : "扣分") + "项，请用「" +
+                                        (rule->points > 0 ? "加分" : "扣分") + "」 / rule " + rule->code +
+                                        (rule->points > 0 ? " awards" : " deducts") + " points")}};
+    } else {
+      return {Reply{req.lang == Lang::en ? "The second word must be points (1–1000) or a rule code."
+                                         : "第二项应是分值（1–1000）或积分细则编号。"}};
+    }
+    for (std::size_t i = reason_from; i < req.args.size(); ++i) r.reason += (r.reason.empty() ? "" : " ") + req.args[i];
+    if (r.reason.empty() && !r.rule_code.empty()) r.reason = proposals_->rule(r.rule_code)->description;
+    Proposal p;
+    try {
+      p = proposals_->propose(r);
+    } catch (const LedgerError& e) {
+      return {Reply{zh_or_en(req, e.what())}};
+    }
+    const std::string who = household_name(p.household_id);
+    const std::string what = who + " " + signed_points(p.points) + " 分，原因：" + p.reason;
+    for (const auto& evaluator : directory_->with_role(role::kEvaluator))
+      if (evaluator.id != req.sender.id)
+        messenger_->send_to_person(evaluator.id, "【积分待审核】第 " + std::to_string(p.id) + " 号：" + what + "（" +
+                                                     p.proposer + " 提交）。回复「审核 " + std::to_string(p.id) +
+                                                     " 通过」或「审核 " + std::to_string(p.id) + " 驳回 原因」。");
+    if (req.lang == Lang::en)
+      return {Reply{"Proposal #" + std::to_string(p.id) + ": " + who + " " + signed_points(p.points) + " points (" +
+                    p.reason + "), waiting for the evaluation group."}};
+    return {Reply{"已提交第 " + std::to_string(p.id) + " 号积分申请：" + what + "。等待积分评议小组审核。"}};
+  }
+
+  // 审核 <编号> 通过/驳回 [说明]
+  Replies review(const CommandRequest& req) {
+    const bool approve =
+        req.args.size() >= 2 && (req.args[1] == "通过" || req.args[1] == "同意" || req.args[1] == "approve");
+    const bool reject =
+        req.args.size() >= 2 && (req.args[1] == "驳回" || req.args[1] == "不同意" || req.args[1] == "reject");
+    if (req.args.size() < 2 || !all_digits(req.args[0]) || (!approve && !reject))
+      return {Reply{req.lang == Lang::en ? "Usage: review <id> approve|reject [note]"
+                                         : "用法：审核 <编号> 通过 或 审核 <编号> 驳回 <原因>"}};
+    std::string note;
+    for (std::size_t i = 2; i < req.args.size(); ++i) note += (note.empty() ? "" : " ") + req.args[i];
+    Proposal p;
+    try {
+      p = proposals_->decide(std::stoll(req.args[0]), req.sender.id, req.sender.name, approve, note);
+    } catch (const LedgerError& e) {
+      return {Reply{zh_or_en(req, e.what())}};
+    }
+    const std::string who = household_name(p.household_id);
+    const auto balance = ledger_->balance(p.household_id, now_ms()).balance;
+    const std::string outcome = approve
+                                    ? "已通过：" + signed_points(p.points) + " 分（" + p.reason + "），现有积分 " +
+                                          std::to_string(balance) + " 分。"
+                                    : "未通过（" + p.reason + "）" + (note.empty() ? "。" : "，说明：" + note + "。");
+    std::vector<std::int64_t> told;
+    auto tell = [&](std::int64_t person_id, const std::string& text) {
+      if (person_id <= 0 || person_id == req.sender.id) return;
+      if (std::find(told.begin(), told.end(), person_id) != told.end()) return;
+      told.push_back(person_id);
+      messenger_->send_to_person(person_id, text);
+    };
+    tell(p.proposer_person_id, "您提交的第 " + std::to_string(p.id) + " 号积分申请（" + who + "）" + outcome);
+    for (const auto& member : directory_->household_members(p.household_id))
+      tell(member.id, "【积分】您户的积分申请" + outcome);
+    if (req.lang == Lang::en)
+      return {Reply{"Proposal #" + std::to_string(p.id) + (approve ? " approved" : " rejected") + ": " + who + " " +
+                    signed_points(p.points) + (approve ? ", balance now " + std::to_string(balance) : "")}};
+    return {Reply{"第 " + std::to_string(p.id) + " 号申请" + (approve ? "已通过" : "已驳回") + "：" + who + " " +
+                  signed_points(p.points) + " 分" + (approve ? "，现有积分 " + std::to_string(balance) + " 分" : "") +
+                  "。已通知申请人和该户。"}};
+  }
+
+  Replies pending(const CommandRequest& req) {
+    const auto list = proposals_->pending(10);
+    if (list.empty()) return {Reply{req.lang == Lang::en ? "No proposals are waiting." : "没有待审核的积分申请。"}};
+    std::string text = req.lang == Lang::en ? "Waiting for a decision:" : "待审核的积分申请：";
+    for (const auto& p : list)
+      text += "\n#" + std::to_string(p.id) + " " + household_name(p.household_id) + " " + signed_points(p.points) +
+              " " + p.reason + "（" + p.proposer + "）";
+    return {Reply{text}};
+  }
+
+  void on_award(const AwardEvent& e) {
+    ProposalRequest r;
+    r.household_id = e.household_id;
+    r.rule_code = e.rule_code;
+    const Rule* rule = proposals_->rule(e.rule_code);
+    r.points = e.points != 0 ? e.points : (rule != nullptr ? rule->points : 0);
+    r.reason = !e.reason.empty() ? e.reason : (rule != nullptr ? rule->description : "");
+    r.source = e.source;
+    r.proposer = e.source;
+    r.idempotency_key = e.idempotency_key;
+    proposals_->award(r);  // a LedgerError reaches the bus, which logs it
+  }
+
   Replies balance(const CommandRequest& req) {
     if (req.sender.household_id == 0) return {Reply{req.tr(kNoHousehold)}};
     const auto b = ledger_->balance(req.sender.household_id, now_ms());
@@ -156,8 +348,11 @@ class PointsPlugin final : public Plugin {
 
   int top_n_ = 10;
   std::int64_t offset_s_ = 8 * 3600;
+  std::vector<Rule> rules_;
   std::unique_ptr<Ledger> ledger_;
+  std::unique_ptr<Proposals> proposals_;
   Directory* directory_ = nullptr;
+  Messenger* messenger_ = nullptr;
   std::vector<Registration> regs_;
 };
 

@@ -125,7 +125,8 @@ TEST_F(PointsPlugin, VerifyCommandLineDetectsARowEditedWithSqlite3) {
 
   // Someone with the database file and the sqlite3 tool: drops the guard and
   // turns H003's deduction into an award.
-  const auto edit = testkit::run({"sqlite3", server_.db_path().string(),
+  // -cmd .timeout: the running server takes short write locks (the outbox poll).
+  const auto edit = testkit::run({"sqlite3", "-cmd", ".timeout 10000", server_.db_path().string(),
                                   "DROP TRIGGER points_entries_no_update; "
                                   "UPDATE points_entries SET points = 5 WHERE id = 5;"});
   ASSERT_EQ(edit.exit_code, 0) << edit.err;
