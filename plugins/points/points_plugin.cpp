@@ -9,6 +9,7 @@
 
 #include "points_service.hpp"
 #include "proposals.hpp"
+#include "store.hpp"
 #include "villagebot/abi.hpp"
 #include "villagebot/text.hpp"
 
@@ -85,6 +86,19 @@ class PointsPlugin final : public Plugin {
         if (!r.code.empty() && other.code == r.code) t->error("code", "'" + r.code + "' is used by another rule");
       rules_.push_back(std::move(r));
     }
+    // [[plugins.points.items]] code, name, price, stock: the 积分超市 catalogue.
+    items_.clear();
+    for (auto& t : config.tables("items")) {
+      StoreItem i;
+      i.code = t->require_string("code");
+      i.name = t->require_string("name");
+      i.price = t->integer("price", 1, 1000000).value_or(0);
+      i.stock = t->integer_or("stock", 0, 0, 1000000);
+      if (i.price == 0) t->error("price", "is required: points from 1 to 1000000");
+      for (const auto& other : items_)
+        if (!i.code.empty() && other.code == i.code) t->error("code", "'" + i.code + "' is used by another item");
+      items_.push_back(std::move(i));
+    }
   }
 
   void start(PluginContext& ctx) override {
@@ -117,6 +131,35 @@ class PointsPlugin final : public Plugin {
                             {std::string(role::kCadre), std::string(role::kEvaluator), std::string(role::kSupervisor)},
                             {"待审核 — 等待评议的积分申请", "pending — proposals waiting for a decision"},
                             [this](const CommandRequest& req) { return pending(req); }}));
+    store_ = std::make_unique<Store>(ctx.storage());
+    store_->load_catalogue(items_);
+    regs_.push_back(ctx.commands().add({"points.shop",
+                                        {"积分超市", "商品", "shop"},
+                                        {},
+                                        {},
+                                        {"积分超市 — 可兑换的商品、所需积分和库存", "shop — what points can buy"},
+                                        [this](const CommandRequest& req) { return shop(req); }}));
+    regs_.push_back(
+        ctx.commands().add({"points.redeem",
+                            {"兑换", "redeem"},
+                            {},
+                            {},
+                            {"兑换 <商品编号> [数量] — 用本户积分兑换", "redeem <item> [qty] — spend points"},
+                            [this](const CommandRequest& req) { return redeem(req); }}));
+    regs_.push_back(
+        ctx.commands().add({"points.fulfil",
+                            {"发放", "fulfil"},
+                            {},
+                            {std::string(role::kCadre)},
+                            {"发放 <凭证号> — 兑换的商品已交给村民", "fulfil <voucher> — goods handed over"},
+                            [this](const CommandRequest& req) { return decide_voucher(req, true); }}));
+    regs_.push_back(
+        ctx.commands().add({"points.cancel_redemption",
+                            {"取消兑换", "unredeem"},
+                            {},
+                            {std::string(role::kCadre)},
+                            {"取消兑换 <凭证号> — 退回积分和库存", "unredeem <voucher> — points and stock back"},
+                            [this](const CommandRequest& req) { return decide_voucher(req, false); }}));
     regs_.push_back(ctx.events().on<AwardEvent>([this](const AwardEvent& e) { on_award(e); }));
     regs_.push_back(
         ctx.commands().add({"points.balance",
@@ -306,6 +349,62 @@ class PointsPlugin final : public Plugin {
     proposals_->award(r);  // a LedgerError reaches the bus, which logs it
   }
 
+  Replies shop(const CommandRequest& req) {
+    const auto items = store_->items();
+    if (items.empty()) return {Reply{req.lang == Lang::en ? "The points store is empty." : "积分超市暂时没有商品。"}};
+    std::string text =
+        req.lang == Lang::en ? "Points store (code, points, in stock):" : "积分超市（编号 商品 所需积分 库存）：";
+    for (const auto& i : items)
+      text += "\n" + i.code + " " + i.name + " " + std::to_string(i.price) + (req.lang == Lang::en ? " pts " : " 分 ") +
+              (i.stock > 0 ? (req.lang == Lang::en ? "stock " : "库存 ") + std::to_string(i.stock)
+                           : std::string(req.lang == Lang::en ? "sold out" : "已兑完"));
+    text += req.lang == Lang::en ? "\nSend: redeem <code> [qty]" : "\n兑换请发送：兑换 <编号> [数量]";
+    return {Reply{text}};
+  }
+
+  Replies redeem(const CommandRequest& req) {
+    if (req.sender.household_id == 0) return {Reply{req.tr(kNoHousehold)}};
+    if (req.args.empty() || req.args.size() > 2 || (req.args.size() == 2 && !all_digits(req.args[1])))
+      return {Reply{req.lang == Lang::en ? "Usage: redeem <item code> [quantity]"
+                                         : "用法：兑换 <商品编号> [数量]，例如：兑换 A1 2"}};
+    const std::int64_t quantity = req.args.size() == 2 ? std::stoll(req.args[1]) : 1;
+    Redemption d;
+    try {
+      d = store_->redeem(req.sender.household_id, req.sender.id, req.args[0], quantity);
+    } catch (const LedgerError& e) {
+      return {Reply{zh_or_en(req, e.what())}};
+    }
+    if (req.lang == Lang::en)
+      return {Reply{"Redeemed " + d.item_name + " x" + std::to_string(d.quantity) + " for " + std::to_string(d.points) +
+                    " points; " + std::to_string(d.balance_after) + " left. Voucher " + d.voucher +
+                    ": collect it at the village committee."}};
+    return {Reply{"兑换成功：" + d.item_name + " ×" + std::to_string(d.quantity) + "，扣 " + std::to_string(d.points) +
+                  " 分，本户剩余 " + std::to_string(d.balance_after) + " 分。凭证号 " + d.voucher +
+                  "，请凭此到村委会领取。"}};
+  }
+
+  Replies decide_voucher(const CommandRequest& req, bool fulfil) {
+    if (req.args.size() != 1)
+      return {
+          Reply{req.lang == Lang::en ? "Usage: " + req.keyword + " <voucher>" : "用法：" + req.keyword + " <凭证号>"}};
+    Redemption d;
+    try {
+      d = fulfil ? store_->fulfil(req.args[0], req.sender.name) : store_->cancel(req.args[0], req.sender.name);
+    } catch (const LedgerError& e) {
+      return {Reply{zh_or_en(req, e.what())}};
+    }
+    const std::string who = household_name(d.household_id);
+    if (!fulfil && d.person_id > 0 && d.person_id != req.sender.id)
+      messenger_->send_to_person(d.person_id, "【积分】您的兑换（凭证 " + d.voucher + "，" + d.item_name +
+                                                  "）已取消，" + std::to_string(d.points) + " 分已退回，现有 " +
+                                                  std::to_string(d.balance_after) + " 分。");
+    if (req.lang == Lang::en)
+      return {
+          Reply{"Voucher " + d.voucher + (fulfil ? " fulfilled" : " cancelled, points returned") + " (" + who + ")"}};
+    return {Reply{"凭证 " + d.voucher + (fulfil ? " 已发放" : " 已取消，积分和库存已退回") + "：" + who + " " +
+                  d.item_name + " ×" + std::to_string(d.quantity) + "。"}};
+  }
+
   Replies balance(const CommandRequest& req) {
     if (req.sender.household_id == 0) return {Reply{req.tr(kNoHousehold)}};
     const auto b = ledger_->balance(req.sender.household_id, now_ms());
@@ -351,6 +450,8 @@ class PointsPlugin final : public Plugin {
   std::vector<Rule> rules_;
   std::unique_ptr<Ledger> ledger_;
   std::unique_ptr<Proposals> proposals_;
+  std::vector<StoreItem> items_;
+  std::unique_ptr<Store> store_;
   Directory* directory_ = nullptr;
   Messenger* messenger_ = nullptr;
   std::vector<Registration> regs_;
