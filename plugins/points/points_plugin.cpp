@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "points_api.hpp"
 #include "points_service.hpp"
 #include "proposals.hpp"
 #include "store.hpp"
@@ -72,6 +73,7 @@ class PointsPlugin final : public Plugin {
  public:
   void configure(ConfigSection& config) override {
     top_n_ = static_cast<int>(config.integer_or("leaderboard_size", 10, 3, 50));
+    eligibility_threshold_ = config.integer_or("eligibility_threshold", 100, 0, 10000000);  // 以奖代补
     // [[plugins.points.rules]] code, description, points, monthly_cap, auto_approve: the 积分细则.
     rules_.clear();
     for (auto& t : config.tables("rules")) {
@@ -160,6 +162,9 @@ class PointsPlugin final : public Plugin {
                             {std::string(role::kCadre)},
                             {"取消兑换 <凭证号> — 退回积分和库存", "unredeem <voucher> — points and stock back"},
                             [this](const CommandRequest& req) { return decide_voucher(req, false); }}));
+    for (auto& r : register_points_api(
+             ctx.routes(), PointsApiDeps{*ledger_, *proposals_, *store_, ctx.directory(), eligibility_threshold_}))
+      regs_.push_back(std::move(r));
     regs_.push_back(ctx.events().on<AwardEvent>([this](const AwardEvent& e) { on_award(e); }));
     regs_.push_back(
         ctx.commands().add({"points.balance",
@@ -446,6 +451,7 @@ class PointsPlugin final : public Plugin {
   }
 
   int top_n_ = 10;
+  std::int64_t eligibility_threshold_ = 100;
   std::int64_t offset_s_ = 8 * 3600;
   std::vector<Rule> rules_;
   std::unique_ptr<Ledger> ledger_;

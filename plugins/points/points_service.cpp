@@ -305,6 +305,35 @@ std::vector<Entry> Ledger::recent(std::int64_t household_id, int limit) {
   });
 }
 
+std::vector<Entry> Ledger::page(std::int64_t household_id, std::int64_t after, int limit) {
+  return storage_.read([&](Session& s) {
+    std::vector<Entry> out;
+    const std::string sql = std::string("SELECT ") + kColumns + " FROM points_entries WHERE id > ?" +
+                            (household_id > 0 ? " AND household_id = ?" : "") + " ORDER BY id LIMIT ?";
+    const std::vector<Value> params = household_id > 0 ? std::vector<Value>{after, household_id, std::int64_t{limit}}
+                                                       : std::vector<Value>{after, std::int64_t{limit}};
+    for (const auto& r : s.query(sql, params)) out.push_back(entry_of(r));
+    return out;
+  });
+}
+
+std::vector<Standing> Ledger::at_least(std::int64_t threshold) {
+  return storage_.read([&](Session& s) {
+    std::vector<Standing> out;
+    const auto rows = s.query(
+        "SELECT household_id, balance FROM points_balances WHERE balance >= ? ORDER BY balance DESC, household_id",
+        {threshold});
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      Standing st;
+      st.household_id = rows[i].integer(0);
+      st.points = rows[i].integer(1);
+      st.rank = i > 0 && out.back().points == st.points ? out.back().rank : static_cast<std::int64_t>(i) + 1;
+      out.push_back(std::move(st));
+    }
+    return out;
+  });
+}
+
 std::vector<Standing> Ledger::leaderboard(bool month, int limit, std::int64_t now_ms) {
   return storage_.read([&](Session& s) {
     const Rows rows =

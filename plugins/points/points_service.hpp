@@ -105,6 +105,10 @@ class Ledger {
   [[nodiscard]] Balance balance(std::int64_t household_id, std::int64_t now_ms);
   // The household's latest entries, newest first.
   [[nodiscard]] std::vector<Entry> recent(std::int64_t household_id, int limit);
+  // Entries in chain order with an id above `after` (of one household, or all when 0).
+  [[nodiscard]] std::vector<Entry> page(std::int64_t household_id, std::int64_t after, int limit);
+  // Households with at least `threshold` points, most first (以奖代补).
+  [[nodiscard]] std::vector<Standing> at_least(std::int64_t threshold);
   // Top households: all time (month = false) or by the change this month.
   [[nodiscard]] std::vector<Standing> leaderboard(bool month, int limit, std::int64_t now_ms);
   // The first moment of the month containing now, in village time, as unix ms.

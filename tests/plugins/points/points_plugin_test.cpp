@@ -9,6 +9,7 @@
 
 #include "points_service.hpp"
 #include "process.hpp"
+#include "runtime/tokens.hpp"
 #include "testkit.hpp"
 
 namespace villagebot::points {
@@ -143,6 +144,72 @@ TEST_F(PointsPlugin, VerifyCommandLineRefusesUsageErrors) {
   const auto no_config = testkit::run({VILLAGEBOT_EXE, "points", "verify"});
   EXPECT_EQ(no_config.exit_code, 2);
   EXPECT_NE(no_config.err.find("no config file"), std::string::npos) << no_config.err;
+}
+
+}  // namespace
+}  // namespace villagebot::points
+
+namespace villagebot::points {
+namespace {
+
+class PointsApi : public PointsPlugin {
+ protected:
+  testkit::HttpResult call(const std::string& token, const std::string& method, const std::string& path,
+                           const std::string& body = {}) {
+    return server_.request(method, "/api/v1/points/" + path, body,
+                           {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}});
+  }
+  std::int64_t person(const std::string& phone) {
+    return server_.count("SELECT id FROM core_persons WHERE phone LIKE '%" + phone + "'");
+  }
+};
+
+TEST_F(PointsApi, ReadsForSupervisorsProposalsAndDecisionsByRole) {
+  auto& tokens = server_.runtime().tokens();
+  const auto supervisor = tokens.create("sup", "supervisor", std::nullopt);
+  const auto villager = tokens.create("vil", "villager", std::nullopt);
+  const auto cadre = tokens.create("cad", "cadre", person("13800000002"));
+  const auto evaluator = tokens.create("eva", "evaluator", person("13800000003"));
+  const auto faceless = tokens.create("eva2", "evaluator", std::nullopt);
+
+  auto b = call(supervisor, "GET", "balances/H001");
+  ASSERT_EQ(b.status, 200) << b.body;
+  const auto bj = nlohmann::json::parse(b.body);
+  EXPECT_EQ(bj["balance"], 30);
+  EXPECT_EQ(bj["rank"], 1);
+  EXPECT_EQ(call(supervisor, "GET", "balances/H999").status, 404);
+
+  const auto v = nlohmann::json::parse(call(supervisor, "GET", "verify").body);
+  EXPECT_EQ(v["ok"], true);
+  EXPECT_EQ(v["entries"], 5);
+  const auto l = nlohmann::json::parse(call(supervisor, "GET", "ledger?household=H001").body);
+  ASSERT_EQ(l["items"].size(), 2U);
+  EXPECT_EQ(l["items"][1]["prev_hash"], l["items"][0]["hash"]) << "entries 1 and 2 are both H001's";
+  EXPECT_EQ(l["items"][0]["reason"], "打扫文化广场");
+
+  const std::string proposal = R"({"household":"H003","points":7,"reason":"抢修水渠"})";
+  EXPECT_EQ(call(villager, "POST", "proposals", proposal).status, 403);
+  EXPECT_EQ(call(cadre, "POST", "proposals", R"({"household":"H003"})").status, 400);
+  const auto created = call(cadre, "POST", "proposals", proposal);
+  ASSERT_EQ(created.status, 201) << created.body;
+  const auto id = nlohmann::json::parse(created.body)["id"].get<std::int64_t>();
+  const std::string path = "proposals/" + std::to_string(id) + "/decision";
+  EXPECT_EQ(call(cadre, "POST", path, R"({"approve":true})").status, 403) << "a cadre does not decide";
+  EXPECT_EQ(call(faceless, "POST", path, R"({"approve":true})").status, 403) << "a decider must be a person";
+  const auto decided = call(evaluator, "POST", path, R"({"approve":true,"note":"属实"})");
+  ASSERT_EQ(decided.status, 200) << decided.body;
+  EXPECT_EQ(nlohmann::json::parse(decided.body)["status"], "approved");
+  EXPECT_EQ(call(evaluator, "POST", path, R"({"approve":false})").status, 409);
+  EXPECT_EQ(nlohmann::json::parse(call(supervisor, "GET", "balances/H003").body)["balance"], 27);
+
+  const auto csv = call(supervisor, "GET", "export/eligibility.csv?threshold=27");
+  ASSERT_EQ(csv.status, 200);
+  EXPECT_EQ(csv.body, "\xEF\xBB\xBF户号,户主,积分\r\nH001,王大山,30\r\nH002,李四,30\r\nH003,赵五,27\r\n");
+
+  const auto openapi = server_.request("GET", "/api/v1/openapi.json");
+  for (const char* p : {"/api/v1/points/verify", "/api/v1/points/proposals/{id}/decision", "/api/v1/points/store/items",
+                        "/api/v1/points/export/eligibility.csv"})
+    EXPECT_NE(openapi.body.find(p), std::string::npos) << p;
 }
 
 }  // namespace
