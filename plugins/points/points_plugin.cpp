@@ -74,6 +74,8 @@ class PointsPlugin final : public Plugin {
   void configure(ConfigSection& config) override {
     top_n_ = static_cast<int>(config.integer_or("leaderboard_size", 10, 3, 50));
     eligibility_threshold_ = config.integer_or("eligibility_threshold", 100, 0, 10000000);  // 以奖代补
+    // The monthly 红榜 notice: a cron expression in village time ("" turns it off).
+    red_list_cron_ = config.string_or("red_list_cron", "0 9 1 * *");
     // [[plugins.points.rules]] code, description, points, monthly_cap, auto_approve: the 积分细则.
     rules_.clear();
     for (auto& t : config.tables("rules")) {
@@ -162,6 +164,24 @@ class PointsPlugin final : public Plugin {
                             {std::string(role::kCadre)},
                             {"取消兑换 <凭证号> — 退回积分和库存", "unredeem <voucher> — points and stock back"},
                             [this](const CommandRequest& req) { return decide_voucher(req, false); }}));
+    schedule_red_list(ctx);
+    RouteSpec red_list;
+    red_list.method = "GET";
+    red_list.path = "red-list";
+    red_list.tag = "points";
+    red_list.summary = "The monthly 红榜 notice text: the previous month (what the job publishes) or the current one";
+    red_list.query_params = {{"month", "previous (default) or current"}};
+    red_list.handler = [this](const HttpRequest& req, const Responder& respond) {
+      const auto now = now_ms();
+      Month m = previous_month(now);
+      if (req.query_param("month") == "current") {
+        m.from = ledger_->month_start_ms(now);
+        m.to = now + 1;
+        m.name = month_name(m.from);
+      }
+      respond(HttpResponse::json(200, {{"month", m.name}, {"text", red_list_text(m)}}));
+    };
+    regs_.push_back(ctx.routes().add(std::move(red_list)));
     for (auto& r : register_points_api(
              ctx.routes(), PointsApiDeps{*ledger_, *proposals_, *store_, ctx.directory(), eligibility_threshold_}))
       regs_.push_back(std::move(r));
@@ -222,6 +242,72 @@ class PointsPlugin final : public Plugin {
     const auto h = directory_->household(id);
     if (!h) return "#" + std::to_string(id);
     return (h->head_name.empty() ? h->code : h->head_name + "户") + "（" + h->code + "）";
+  }
+
+  // The month before the one containing now_ms: [from, to) in unix ms, and its name.
+  struct Month {
+    std::int64_t from = 0, to = 0;
+    std::string name;  // 2026年11月
+  };
+  [[nodiscard]] Month previous_month(std::int64_t now) const {
+    Month m;
+    m.to = ledger_->month_start_ms(now);
+    m.from = ledger_->month_start_ms(m.to - 1);
+    m.name = month_name(m.from);
+    return m;
+  }
+  [[nodiscard]] std::string month_name(std::int64_t ms) const {
+    using namespace std::chrono;
+    const year_month_day ymd{floor<days>(sys_seconds{seconds{ms / 1000 + offset_s_}})};
+    return std::to_string(static_cast<int>(ymd.year())) + "年" + std::to_string(static_cast<unsigned>(ymd.month())) +
+           "月";
+  }
+
+  // 红榜 of a month: its text (the notice) and the households on it.
+  std::string red_list_text(const Month& m) {
+    std::string text = "【红榜】" + m.name + "积分前" + std::to_string(top_n_) + "户：";
+    const auto rows = ledger_->leaderboard_between(m.from, m.to, top_n_);
+    if (rows.empty()) return text + "\n本月暂无加分记录。";
+    for (const auto& st : rows)
+      text += "\n" + std::to_string(st.rank) + ". " + household_name(st.household_id) + " +" +
+              std::to_string(st.points) + " 分";
+    return text + "\n感谢以上家庭为村里做出的贡献！";
+  }
+
+  // One recurring job, kept across restarts (its id in points_meta); a changed
+  // expression replaces it.
+  void schedule_red_list(PluginContext& ctx) {
+    auto& scheduler = ctx.scheduler();
+    auto& events = ctx.events();
+    regs_.push_back(scheduler.handle("points.red_list", [this, &events](const nlohmann::json&) {
+      const Month m = previous_month(now_ms());
+      const std::string text = red_list_text(m);
+      // The announcements plugin, when loaded, sends it as a notice (category 红榜).
+      events.publish("announcements.notice", {{"category", "红榜"},
+                                              {"title", m.name + "红榜"},
+                                              {"body", text},
+                                              {"audience", {{"everyone", true}}},
+                                              {"source", "points"},
+                                              {"idempotency_key", "points.red_list:" + m.name}});
+    }));
+    auto& storage = ctx.storage();
+    const auto rows =
+        storage.read([](Session& s) { return s.query("SELECT value FROM points_meta WHERE key = 'red_list_job'"); });
+    const std::string stored = rows.empty() ? "" : rows.front().text(0);
+    const auto bar = stored.find('|');
+    const std::string stored_cron = bar == std::string::npos ? "" : stored.substr(bar + 1);
+    if (!stored.empty() && stored_cron == red_list_cron_) return;
+    if (bar != std::string::npos) scheduler.cancel(std::stoll(stored.substr(0, bar)));
+    std::string value;
+    if (!red_list_cron_.empty())
+      value = std::to_string(scheduler.schedule_cron("points.red_list", red_list_cron_, nlohmann::json::object())) +
+              "|" + red_list_cron_;
+    storage.write_sync([&](Session& s) {
+      s.execute(
+          "INSERT INTO points_meta (key, value) VALUES ('red_list_job', ?) ON CONFLICT(key) DO UPDATE SET "
+          "value = excluded.value",
+          {value});
+    });
   }
 
   static std::string zh_or_en(const CommandRequest& req, const std::string& both) {
@@ -452,6 +538,7 @@ class PointsPlugin final : public Plugin {
 
   int top_n_ = 10;
   std::int64_t eligibility_threshold_ = 100;
+  std::string red_list_cron_;
   std::int64_t offset_s_ = 8 * 3600;
   std::vector<Rule> rules_;
   std::unique_ptr<Ledger> ledger_;

@@ -334,6 +334,24 @@ std::vector<Standing> Ledger::at_least(std::int64_t threshold) {
   });
 }
 
+std::vector<Standing> Ledger::leaderboard_between(std::int64_t from_ms, std::int64_t to_ms, int limit) {
+  return storage_.read([&](Session& s) {
+    const auto rows = s.query(
+        "SELECT household_id, SUM(points) AS total FROM points_entries WHERE created_at_ms >= ? AND created_at_ms < ? "
+        "GROUP BY household_id HAVING total > 0 ORDER BY total DESC, household_id LIMIT ?",
+        {from_ms, to_ms, static_cast<std::int64_t>(limit)});
+    std::vector<Standing> out;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      Standing st;
+      st.household_id = rows[i].integer(0);
+      st.points = rows[i].integer(1);
+      st.rank = i > 0 && out.back().points == st.points ? out.back().rank : static_cast<std::int64_t>(i) + 1;
+      out.push_back(std::move(st));
+    }
+    return out;
+  });
+}
+
 std::vector<Standing> Ledger::leaderboard(bool month, int limit, std::int64_t now_ms) {
   return storage_.read([&](Session& s) {
     const Rows rows =

@@ -109,6 +109,8 @@ class Ledger {
   [[nodiscard]] std::vector<Entry> page(std::int64_t household_id, std::int64_t after, int limit);
   // Households with at least `threshold` points, most first (以奖代补).
   [[nodiscard]] std::vector<Standing> at_least(std::int64_t threshold);
+  // Top households by their change between two instants (unix ms, [from, to)).
+  [[nodiscard]] std::vector<Standing> leaderboard_between(std::int64_t from_ms, std::int64_t to_ms, int limit);
   // Top households: all time (month = false) or by the change this month.
   [[nodiscard]] std::vector<Standing> leaderboard(bool month, int limit, std::int64_t now_ms);
   // The first moment of the month containing now, in village time, as unix ms.

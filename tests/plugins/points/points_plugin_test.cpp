@@ -214,3 +214,30 @@ TEST_F(PointsApi, ReadsForSupervisorsProposalsAndDecisionsByRole) {
 
 }  // namespace
 }  // namespace villagebot::points
+
+namespace villagebot::points {
+namespace {
+
+TEST_F(PointsPlugin, MonthlyRedListIsOneStoredCronJobAndItsTextRanksTheMonth) {
+  EXPECT_EQ(server_.count("SELECT COUNT(*) FROM core_jobs WHERE kind = 'points.red_list' AND status = 'pending' AND "
+                          "cron = '0 9 1 * *'"),
+            1);
+  server_.restart();
+  EXPECT_EQ(server_.count("SELECT COUNT(*) FROM core_jobs WHERE kind = 'points.red_list' AND status = 'pending'"), 1)
+      << "a restart keeps the one job";
+  const auto token = server_.runtime().tokens().create("sup", "supervisor");
+  const auto r =
+      server_.request("GET", "/api/v1/points/red-list?month=current", {}, {{"Authorization", "Bearer " + token}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string text = nlohmann::json::parse(r.body)["text"];
+  EXPECT_NE(text.find("【红榜】"), std::string::npos) << text;
+  EXPECT_NE(text.find("1. 王大山户（H001） +30 分"), std::string::npos) << text;
+  EXPECT_NE(text.find("1. 李四户（H002） +30 分"), std::string::npos) << text;
+  EXPECT_NE(text.find("3. 赵五户（H003） +20 分"), std::string::npos) << text;
+  // The previous month had nothing.
+  const auto prev = server_.request("GET", "/api/v1/points/red-list", {}, {{"Authorization", "Bearer " + token}});
+  EXPECT_NE(nlohmann::json::parse(prev.body)["text"].get<std::string>().find("暂无"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace villagebot::points
