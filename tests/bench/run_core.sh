@@ -6,6 +6,10 @@
 # Usage: tests/bench/run_core.sh [--build-dir DIR] [--villagebot-url http://127.0.0.1:PORT]
 #          [--connections 64] [--duration 10] [--warmup 2] [--loadgen-threads 1]
 #          [--bare-threads 2] [--signature-secret SECRET]
+#          [--text 帮助] [--village HOUSEHOLDS] [--plugins test_echo,points]
+# --text: what every message says (积分 for the points plugin's figure); --village N: a
+# generated register of N households of three (phones 13900000000 + i, the senders
+# rotating over all of them) instead of the 200-person demo village.
 # DIR holds the Release build (default build-release, relative to the current folder
 # or to the repository); vb_loadgen and vb_bare_server are looked up inside it.
 set -euo pipefail
@@ -14,8 +18,10 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "${SCRIPT_DIR}/../.." && pwd)"
 readonly SCRIPT_DIR REPO_ROOT
 readonly HOOK_PATH="/hooks/generic"
-readonly BODY_TEMPLATE='{"message_id":"b-{n}","sender":"{sender}","text":"帮助"}'
-readonly SENDER_RANGE="13800000001:13800000200"
+TEXT="帮助"
+VILLAGE=0
+PLUGINS="test_echo"
+SENDER_RANGE="13800000001:13800000200"
 
 BUILD_DIR="build-release"
 VILLAGEBOT_URL=""
@@ -53,6 +59,9 @@ parse_args() {
       --loadgen-threads) LOADGEN_THREADS="${2:?--loadgen-threads needs a number}"; shift 2 ;;
       --bare-threads) BARE_THREADS="${2:?--bare-threads needs a number}"; shift 2 ;;
       --signature-secret) SIGNATURE_SECRET="${2:?--signature-secret needs a value}"; shift 2 ;;
+      --text) TEXT="${2:?--text needs the message text}"; shift 2 ;;
+      --village) VILLAGE="${2:?--village needs a number of households}"; shift 2 ;;
+      --plugins) PLUGINS="${2:?--plugins needs a comma-separated list}"; shift 2 ;;
       -h | --help) usage; exit 0 ;;
       -*) usage >&2; die "unknown option $1" ;;
       *) BUILD_DIR="$1"; shift ;;
@@ -127,9 +136,10 @@ stop_bare_server() {
 }
 
 # Makes VILLAGEBOT_URL point at villagebot's generic webhook. Without
-# --villagebot-url it starts the build's villagebot itself: the demo village,
-# the test_echo plugin loaded, no rate limit, synchronous=FULL (the production
-# default), and measures start-to-ready time and idle RSS on the way.
+# --villagebot-url it starts the build's villagebot itself: the demo village (or
+# --village N), the --plugins loaded (test_echo by default), no rate limit,
+# synchronous=FULL (the production default), and measures start-to-ready time
+# and idle RSS on the way.
 start_villagebot() {
   if [[ -n "${VILLAGEBOT_URL}" ]]; then
     VILLAGEBOT_URL="${VILLAGEBOT_URL%/}"
@@ -138,8 +148,11 @@ start_villagebot() {
   fi
   local vb="${BUILD_DIR}/villagebot" config="${WORK_DIR}/villagebot.toml" line t0 t1
   [[ -x "${vb}" ]] || die "no villagebot in ${BUILD_DIR}; build the bench preset first"
-  [[ -f "${BUILD_DIR}/plugins/villagebot_plugin_test_echo.so" ]] ||
-    die "no test_echo plugin in ${BUILD_DIR}/plugins; build with tests on (cmake --preset bench)"
+  local plugin
+  for plugin in ${PLUGINS//,/ }; do
+    [[ -f "${BUILD_DIR}/plugins/villagebot_plugin_${plugin}.so" ]] ||
+      die "no ${plugin} plugin in ${BUILD_DIR}/plugins; build with tests on (cmake --preset bench)"
+  done
   cat >"${config}" <<TOML
 [server]
 listen = "127.0.0.1:0"
@@ -152,12 +165,18 @@ rate_limit_messages = 0
 workers = ${BENCH_WORKERS:-2}
 [plugins]
 dir = "${BUILD_DIR}/plugins"
-enabled = ["test_echo"]
+enabled = [$(sed 's/[^,][^,]*/"&"/g; s/,/, /g' <<<"${PLUGINS}")]
 [[adapters]]
 id = "generic"
 type = "generic-webhook"
 TOML
-  "${vb}" import people "${REPO_ROOT}/config/demo/people.csv" --config "${config}" >/dev/null
+  local people="${REPO_ROOT}/config/demo/people.csv"
+  if ((VILLAGE > 0)); then
+    people="${WORK_DIR}/village.csv"
+    "$(find_program_in_build vb_delivery_bench "${BUILD_DIR}")" --write-csv "${people}" --rows "$((VILLAGE * 3))"
+    SENDER_RANGE="13900000000:$((13900000000 + VILLAGE * 3 - 1))"
+  fi
+  "${vb}" import people "${people}" --config "${config}" >/dev/null
   mkfifo "${WORK_DIR}/vb.out"
   t0=$(date +%s%N)
   "${vb}" serve --config "${config}" >"${WORK_DIR}/vb.out" 2>"${WORK_DIR}/villagebot.log" &
@@ -181,7 +200,7 @@ measure() {
   local url="$1" out="$2" n_start="$3"
   local -a args=(
     --url "${url}" --connections "${CONNECTIONS}" --duration "${DURATION}"
-    --warmup "${WARMUP}" --threads "${LOADGEN_THREADS}" --body "${BODY_TEMPLATE}"
+    --warmup "${WARMUP}" --threads "${LOADGEN_THREADS}" --body "{\"message_id\":\"b-{n}\",\"sender\":\"{sender}\",\"text\":\"${TEXT}\"}"
     --sender-range "${SENDER_RANGE}" --n-start "${n_start}")
   if [[ -n "${SIGNATURE_SECRET}" ]]; then
     args+=(--signature-secret "${SIGNATURE_SECRET}")
@@ -243,7 +262,7 @@ main() {
   print_table "${WORK_DIR}/villagebot.txt" "${WORK_DIR}/bare.txt"
   if [[ -n "${START_MS:-}" ]]; then
     echo
-    echo "start to ready (process start to listening, test_echo loaded): ${START_MS} ms"
+    echo "start to ready (process start to listening, plugins ${PLUGINS}): ${START_MS} ms"
     echo "idle RSS after start: $((IDLE_RSS_KB / 1024)) MB (${IDLE_RSS_KB} kB)"
     echo "villagebot CPU per request (user + system, all threads): ${CPU_US_PER_REQUEST:-?} µs"
   fi
