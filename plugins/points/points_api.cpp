@@ -299,6 +299,49 @@ std::vector<Registration> register_points_api(RouteRegistry& routes, PointsApiDe
     add(std::move(spec));
   }
 
+  RouteSpec redemptions;
+  redemptions.method = "GET";
+  redemptions.path = "store/redemptions";
+  redemptions.summary = "Redemptions, newest first: voucher, household, item, quantity, points, status";
+  redemptions.query_params = {{"status", "reserved, fulfilled or cancelled (default: any)"},
+                              {"limit", "1-1000, default 100", "integer"}};
+  redemptions.handler = [d](const HttpRequest& req, const Responder& respond) {
+    const std::string status = req.query_param("status");
+    if (!status.empty() && status != "reserved" && status != "fulfilled" && status != "cancelled")
+      return respond(HttpResponse::error(400, "bad_request", "status is reserved, fulfilled or cancelled"));
+    json out = json::array();
+    for (const auto& r : d.store.list(status, static_cast<int>(int_param(req, "limit", 100, 1, 1000))))
+      out.push_back(redemption_json(r));
+    respond(HttpResponse::json(200, {{"items", out}}));
+  };
+  add(std::move(redemptions));
+
+  RouteSpec ledger_csv;
+  ledger_csv.method = "GET";
+  ledger_csv.path = "export/ledger.csv";
+  ledger_csv.summary = "The whole ledger as CSV with every hash, for the supervision committee (村务监督委员会)";
+  ledger_csv.response_content_type = "text/csv; charset=utf-8";
+  ledger_csv.handler = [d](const HttpRequest&, const Responder& respond) {
+    std::string csv = "\xEF\xBB\xBF序号,户号,户主,分值,原因,细则,来源,提出人,审核人,冲正,时间(ms),前一哈希,哈希\r\n";
+    for (std::int64_t after = 0;;) {
+      const auto page = d.ledger.page(0, after, 5000);
+      for (const auto& e : page) {
+        const auto h = d.directory.household(e.household_id);
+        csv += std::to_string(e.id) + "," + cell(h ? h->code : std::to_string(e.household_id)) + "," +
+               cell(h ? h->head_name : "") + "," + std::to_string(e.points) + "," + cell(e.reason) + "," +
+               cell(e.rule_code) + "," + cell(e.source) + "," + cell(e.proposer) + "," + cell(e.approver) + "," +
+               (e.reverses > 0 ? std::to_string(e.reverses) : "") + "," + std::to_string(e.created_at_ms) + "," +
+               e.prev_hash + "," + e.hash + "\r\n";
+      }
+      if (page.size() < 5000) break;
+      after = page.back().id;
+    }
+    auto res = HttpResponse::text(200, std::move(csv), "text/csv; charset=utf-8");
+    res.headers.emplace_back("Content-Disposition", "attachment; filename=\"ledger.csv\"");
+    respond(std::move(res));
+  };
+  add(std::move(ledger_csv));
+
   RouteSpec eligible;
   eligible.method = "GET";
   eligible.path = "export/eligibility.csv";

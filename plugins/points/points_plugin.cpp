@@ -182,6 +182,28 @@ class PointsPlugin final : public Plugin {
       respond(HttpResponse::json(200, {{"month", m.name}, {"text", red_list_text(m)}}));
     };
     regs_.push_back(ctx.routes().add(std::move(red_list)));
+    RouteSpec checkpoint;
+    checkpoint.method = "POST";
+    checkpoint.path = "checkpoint";
+    checkpoint.tag = "points";
+    checkpoint.roles = {std::string(role::kSupervisor)};
+    checkpoint.summary = "Verify the ledger and publish its head hash as a checkpoint notice (村务监督委员会)";
+    auto& events = ctx.events();
+    checkpoint.handler = [this, &events](const HttpRequest&, const Responder& respond) {
+      const auto v = ledger_->verify();
+      if (!v.ok) return respond(HttpResponse::error(409, "ledger_broken", v.problem));
+      const std::string text = "【积分台账校验】截至" + month_day(now_ms(), offset_s_) + "，积分台账共 " +
+                               std::to_string(v.entries) + " 条记录，哈希链完整。链头哈希：" + v.head_hash +
+                               "。如与此不符，说明台账被改动，请联系村务监督委员会。";
+      events.publish("announcements.notice", {{"category", "两公开"},
+                                              {"title", "积分台账校验"},
+                                              {"body", text},
+                                              {"audience", {{"everyone", true}}},
+                                              {"source", "points"},
+                                              {"idempotency_key", "points.checkpoint:" + v.head_hash}});
+      respond(HttpResponse::json(200, {{"entries", v.entries}, {"head_hash", v.head_hash}, {"text", text}}));
+    };
+    regs_.push_back(ctx.routes().add(std::move(checkpoint)));
     for (auto& r : register_points_api(
              ctx.routes(), PointsApiDeps{*ledger_, *proposals_, *store_, ctx.directory(), eligibility_threshold_}))
       regs_.push_back(std::move(r));

@@ -161,6 +161,17 @@ Redemption Store::cancel(const std::string& voucher, const std::string& by) {
   return decide(voucher, by, false);
 }
 
+std::vector<Redemption> Store::list(const std::string& status, int limit) {
+  return storage_.read([&](Session& s) {
+    std::vector<Redemption> out;
+    for (const auto& r : s.query("SELECT voucher FROM points_redemptions WHERE ? = '' OR status = ? ORDER BY id DESC "
+                                 "LIMIT ?",
+                                 {status, status, static_cast<std::int64_t>(limit)}))
+      if (auto d = find_in(s, r.text(0))) out.push_back(std::move(*d));
+    return out;
+  });
+}
+
 std::optional<Redemption> Store::find(const std::string& voucher) {
   return storage_.read([&](Session& s) { return find_in(s, voucher); });
 }

@@ -52,6 +52,8 @@ class Store {
   Redemption fulfil(const std::string& voucher, const std::string& by);
   Redemption cancel(const std::string& voucher, const std::string& by);
   [[nodiscard]] std::optional<Redemption> find(const std::string& voucher);
+  // Newest first; status "" = any.
+  [[nodiscard]] std::vector<Redemption> list(const std::string& status, int limit);
 
  private:
   Redemption decide(const std::string& voucher, const std::string& by, bool fulfil);

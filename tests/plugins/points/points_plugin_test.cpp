@@ -206,6 +206,22 @@ TEST_F(PointsApi, ReadsForSupervisorsProposalsAndDecisionsByRole) {
   ASSERT_EQ(csv.status, 200);
   EXPECT_EQ(csv.body, "\xEF\xBB\xBF户号,户主,积分\r\nH001,王大山,30\r\nH002,李四,30\r\nH003,赵五,27\r\n");
 
+  const auto redemptions = call(supervisor, "GET", "store/redemptions?status=reserved");
+  EXPECT_EQ(redemptions.status, 200);
+  EXPECT_EQ(call(supervisor, "GET", "store/redemptions?status=lost").status, 400);
+  const auto ledger_csv = call(supervisor, "GET", "export/ledger.csv");
+  ASSERT_EQ(ledger_csv.status, 200);
+  EXPECT_EQ(ledger_csv.body.rfind("\xEF\xBB\xBF序号,户号,户主,分值,原因", 0), 0U) << ledger_csv.body;
+  EXPECT_NE(ledger_csv.body.find("\r\n1,H001,王大山,20,打扫文化广场,"), std::string::npos) << ledger_csv.body;
+  EXPECT_NE(ledger_csv.body.find(l["items"][0]["hash"].get<std::string>()), std::string::npos);
+
+  EXPECT_EQ(call(cadre, "POST", "checkpoint").status, 403);
+  const auto cp = call(supervisor, "POST", "checkpoint");
+  ASSERT_EQ(cp.status, 200) << cp.body;
+  const auto cpj = nlohmann::json::parse(cp.body);
+  EXPECT_EQ(cpj["head_hash"], nlohmann::json::parse(call(supervisor, "GET", "verify").body)["head_hash"]);
+  EXPECT_NE(cpj["text"].get<std::string>().find("链头哈希：" + cpj["head_hash"].get<std::string>()), std::string::npos);
+
   const auto openapi = server_.request("GET", "/api/v1/openapi.json");
   for (const char* p : {"/api/v1/points/verify", "/api/v1/points/proposals/{id}/decision", "/api/v1/points/store/items",
                         "/api/v1/points/export/eligibility.csv"})
