@@ -2,6 +2,10 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -134,6 +138,34 @@ TEST(Process, KillDashNineLosesNothingAccepted) {
       << "the message accepted before the kill is handled after the restart";
   server.signal(SIGTERM);
   EXPECT_EQ(server.wait().exit_code, 0);
+}
+
+// The configs the project ships (the demo's, with the points plugin's rules and
+// store, and the documented example) pass `config check` against this build's
+// modules; a misspelt key inside a plugin's [[table]] is reported with its line.
+TEST(Process, ShippedConfigsPassConfigCheck) {
+  const auto dir = make_temp_dir("villagebot-shipped-config");
+  ::setenv("GENERIC_SECRET", "s3cret", 1);
+  for (const char* shipped : {"config/demo/villagebot.toml", "config/villagebot.example.toml"}) {
+    std::ifstream in(std::string(VILLAGEBOT_SOURCE_DIR) + "/" + shipped);
+    std::string toml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto at = toml.find("dir = \"build/plugins\"");
+    ASSERT_NE(at, std::string::npos) << shipped;
+    toml.replace(at, std::string("dir = \"build/plugins\"").size(), "dir = \"" VILLAGEBOT_MODULE_DIR "\"");
+    const auto copy = dir / "villagebot.toml";
+    std::ofstream(copy) << toml;
+    const auto r = run({VILLAGEBOT_EXE, "config", "check", copy.string()});
+    EXPECT_EQ(r.exit_code, 0) << shipped << "\n" << r.out << r.err;
+    if (std::string(shipped).find("demo") == std::string::npos) continue;
+    const auto cap = toml.find("monthly_cap = ");
+    ASSERT_NE(cap, std::string::npos);
+    toml.replace(cap, std::string("monthly_cap").size(), "monthy_cap");
+    std::ofstream(copy) << toml;
+    const auto bad = run({VILLAGEBOT_EXE, "config", "check", copy.string()});
+    EXPECT_EQ(bad.exit_code, 2);
+    EXPECT_THAT(bad.out, HasSubstr("key 'plugins.points.rules[0].monthy_cap': unknown key"));
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Process, ConfigCheckPrintsOkOrEveryErrorWithFileLineAndKey) {
