@@ -45,6 +45,20 @@ std::optional<Entry> find(Session& s, std::string_view where, const std::vector<
   return entry_of(rows.front());
 }
 
+// (household_id, points) rows sorted by points, most first → standings where
+// equal points share a rank (1, 1, 3).
+std::vector<Standing> ranked(const Rows& rows) {
+  std::vector<Standing> out;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    Standing st;
+    st.household_id = rows[i].integer(0);
+    st.points = rows[i].integer(1);
+    st.rank = i > 0 && out.back().points == st.points ? out.back().rank : static_cast<std::int64_t>(i) + 1;
+    out.push_back(st);
+  }
+  return out;
+}
+
 Value text_or_null(const std::string& s) {
   return s.empty() ? Value{nullptr} : Value{s};
 }
@@ -319,18 +333,10 @@ std::vector<Entry> Ledger::page(std::int64_t household_id, std::int64_t after, i
 
 std::vector<Standing> Ledger::at_least(std::int64_t threshold) {
   return storage_.read([&](Session& s) {
-    std::vector<Standing> out;
     const auto rows = s.query(
         "SELECT household_id, balance FROM points_balances WHERE balance >= ? ORDER BY balance DESC, household_id",
         {threshold});
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      Standing st;
-      st.household_id = rows[i].integer(0);
-      st.points = rows[i].integer(1);
-      st.rank = i > 0 && out.back().points == st.points ? out.back().rank : static_cast<std::int64_t>(i) + 1;
-      out.push_back(std::move(st));
-    }
-    return out;
+    return ranked(rows);
   });
 }
 
@@ -340,15 +346,7 @@ std::vector<Standing> Ledger::leaderboard_between(std::int64_t from_ms, std::int
         "SELECT household_id, SUM(points) AS total FROM points_entries WHERE created_at_ms >= ? AND created_at_ms < ? "
         "GROUP BY household_id HAVING total > 0 ORDER BY total DESC, household_id LIMIT ?",
         {from_ms, to_ms, static_cast<std::int64_t>(limit)});
-    std::vector<Standing> out;
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      Standing st;
-      st.household_id = rows[i].integer(0);
-      st.points = rows[i].integer(1);
-      st.rank = i > 0 && out.back().points == st.points ? out.back().rank : static_cast<std::int64_t>(i) + 1;
-      out.push_back(std::move(st));
-    }
-    return out;
+    return ranked(rows);
   });
 }
 
@@ -363,15 +361,7 @@ std::vector<Standing> Ledger::leaderboard(bool month, int limit, std::int64_t no
                     "SELECT household_id, balance FROM points_balances WHERE balance > 0 "
                     "ORDER BY balance DESC, household_id LIMIT ?",
                     {static_cast<std::int64_t>(limit)});
-    std::vector<Standing> out;
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      Standing st;
-      st.household_id = rows[i].integer(0);
-      st.points = rows[i].integer(1);
-      st.rank = i > 0 && out.back().points == st.points ? out.back().rank : static_cast<std::int64_t>(i) + 1;
-      out.push_back(std::move(st));
-    }
-    return out;
+    return ranked(rows);
   });
 }
 
