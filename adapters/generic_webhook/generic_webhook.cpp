@@ -90,6 +90,11 @@ void GenericWebhook::configure(ConfigSection& config) {
   settings_.secret = config.string_or("secret", "");
   settings_.reply_url = config.string_or("reply_url", "");
   settings_.sms = config.boolean_or("sms", false);
+  settings_.identity = config.string_or("identity", "phone");
+  if (settings_.identity != "phone" && settings_.identity != "wecom" && settings_.identity != "dingtalk" &&
+      settings_.identity != "feishu" && settings_.identity != "telegram" && settings_.identity != "slack")
+    config.error("identity", "must be phone, wecom, dingtalk, feishu, telegram or slack");
+  if (settings_.sms && settings_.identity != "phone") config.error("identity", "an SMS gateway knows people by phone");
   settings_.send_timeout_ms = config.integer_or("send_timeout_ms", settings_.send_timeout_ms, 10, 600000);
   settings_.max_skew_s = config.integer_or("max_skew_s", 300, 1, 3600);
   if (!settings_.reply_url.empty() && settings_.reply_url.rfind("http://", 0) != 0 &&
@@ -148,6 +153,7 @@ void GenericWebhook::handle(const HttpRequest& request, const Responder& respond
     respond(HttpResponse::error(400, "bad_request", error));
     return;
   }
+  message->identity_kind = settings_.identity;
   context_->submit(std::move(*message), [respond](const SubmitResult& result) {
     switch (result.status) {
       case SubmitResult::Status::processed:

@@ -15,6 +15,9 @@ struct GenericWebhookSettings {
   std::string secret;     // empty: requests need no signature
   std::string reply_url;  // where later messages for a sender are POSTed
   bool sms = false;       // the gateway behind it is SMS: opt-out applies
+  // How senders and recipients are known: phone (default), or a chat platform's ids
+  // (wecom, dingtalk, feishu, telegram, slack) when a bridge for that platform sits behind it.
+  std::string identity = "phone";
   std::int64_t max_skew_s = 300;
   std::int64_t send_timeout_ms = 10000;  // a reply_url slower than this counts as a timeout (retried)
 };
@@ -38,6 +41,7 @@ class GenericWebhook final : public Adapter {
     status_route_.reset();
   }
   [[nodiscard]] bool is_sms() const override { return settings_.sms; }
+  [[nodiscard]] std::string identity_kind() const override { return settings_.identity; }
   [[nodiscard]] bool can_send_group() const override { return !settings_.sms; }
   SendResult send(const OutboundMessage& message) override;
   [[nodiscard]] nlohmann::json health() const override;

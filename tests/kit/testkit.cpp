@@ -11,6 +11,7 @@
 #include "directory/people_import.hpp"
 #include "http/http_client.hpp"
 #include "pipeline/pipeline.hpp"
+#include "runtime/job_scheduler.hpp"
 #include "support/logging.hpp"
 #include "villagebot/crypto.hpp"
 
@@ -76,8 +77,13 @@ void TestServer::boot() {
   if (!cfg.ok()) throw std::runtime_error("test config: " + cfg.errors->front());
   runtime::RuntimeOptions ro;
   ro.serve_http = options_.http;
+  ro.now = options_.now;
   runtime_ = std::make_unique<runtime::Runtime>(std::move(cfg), std::move(ro));
   runtime_->start();
+}
+
+void TestServer::poke_scheduler() {
+  runtime_->scheduler().poke();
 }
 
 void TestServer::restart() {

@@ -7,8 +7,10 @@
 //
 // Starts a real runtime (real SQLite file in a temp folder, real plugin .so
 // files, real HTTP on 127.0.0.1 with port 0) seeded with a small village.
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -37,6 +39,8 @@ struct Options {
   int handler_timeout_ms = 2000;
   int rate_limit_messages = 1000;
   std::map<std::string, std::string> plugin_sections;  // name -> body of [plugins.<name>]
+  // The scheduler's and the delivery engine's clock (a test moves it, then poke_scheduler()).
+  std::function<std::chrono::system_clock::time_point()> now;
 };
 
 struct HttpResult {
@@ -62,6 +66,8 @@ class TestServer {
   // A signed POST /hooks/generic with the configured secret.
   HttpResult post_webhook(const std::string& body, std::int64_t timestamp = 0);
 
+  // Runs the scheduler's due jobs now (after a test moved its clock).
+  void poke_scheduler();
   // Stops and starts again on the same database (a restart).
   void restart();
   runtime::Runtime& runtime() { return *runtime_; }

@@ -1,7 +1,9 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -25,11 +27,18 @@ enum class ChannelPolicy {
 
 struct Broadcast {
   std::string kind = "notice";  // the sender's word: notice, alert, poll, reminder ...
-  std::string text;
+  std::string title{};          // for status views and the 收到 reply ("" : none)
+  std::string text;             // in the village's language (Chinese); group posts always use it
+  std::string text_en{};        // for persons whose language is English ("": text)
+  // {name} and {household} are filled in per person (name, 户号); a group post reads 各位村民 / 各户.
+  bool personalise = false;
   Audience audience{};
   ChannelPolicy policy = ChannelPolicy::group_first;
   Priority priority = Priority::notice;
   bool essential = false;             // sent to people who opted out of SMS, and during quiet hours
+  bool ask_ack = true;                // 收到 acknowledges the latest broadcast that asks for it
+  std::int64_t follow_up_of = 0;      // a reminder of that broadcast: 收到 to it acknowledges both
+  std::string idempotency_key{};      // a broadcast with a key already used is not queued again
   std::string created_by{};           // plugin or person, for the status view
   std::chrono::seconds valid_for{0};  // 0: the engine's expire_after
 };
@@ -45,6 +54,34 @@ struct DeliveryPlan {
   std::int64_t opted_out = 0;          // not sent: opted out of non-essential SMS (退订)
   std::int64_t unreachable = 0;        // no adapter reaches them
   double estimated_cost = 0;           // SMS segments × the adapters' cost_per_segment
+};
+
+// Who a broadcast is for, with their status; the filters are combined.
+struct RecipientQuery {
+  // "" all; queued, sending, sent, delivered, acknowledged, failed, expired, cancelled,
+  // unreachable (no channel reaches them) or opted_out (退订, nothing sent)
+  std::string status{};
+  std::optional<bool> acknowledged{};   // only those who have (true) or have not (false) acknowledged
+  std::vector<std::int64_t> persons{};  // only these persons (empty: everyone)
+  std::int64_t offset = 0;
+  std::int64_t limit = 1000000;
+};
+
+struct RecipientStatus {
+  std::int64_t person_id = 0;
+  std::string via;     // group, personal, sms, opted_out, none
+  std::string status;  // as RecipientQuery::status
+  std::string adapter_id;
+  std::int64_t attempts = 0;
+  std::string last_error;
+  std::int64_t sent_at_ms = 0;  // 0: not (yet)
+  std::int64_t delivered_at_ms = 0;
+  std::int64_t acked_at_ms = 0;
+};
+
+struct RecipientPage {
+  std::int64_t total = 0;              // matching the query, before offset and limit
+  std::vector<RecipientStatus> items;  // by person id
 };
 
 // Sending outside a reply. Everything goes through the durable outbox: accepted
@@ -64,9 +101,12 @@ class Messenger {
   virtual DeliveryPlan plan(const Broadcast& broadcast) = 0;
   // Plans and queues a broadcast in one transaction; returns its id (the plan in *plan).
   virtual std::int64_t broadcast(const Broadcast& broadcast, DeliveryPlan* plan = nullptr) = 0;
-  // The person acknowledged (收到) a broadcast; broadcast_id 0: the latest one
-  // they were sent within the last days. Returns the broadcast acknowledged, or 0.
+  // The person acknowledged (收到) a broadcast; broadcast_id 0: the latest one that
+  // asks for it (ask_ack) they were sent within the last 7 days. A follow-up (reminder)
+  // acknowledges its original too, and the original's id is returned; 0: nothing to acknowledge.
   virtual std::int64_t acknowledge(std::int64_t person_id, std::int64_t broadcast_id = 0) = 0;
+  // Recipients of a broadcast with their status (empty for an unknown id).
+  virtual RecipientPage recipients(std::int64_t broadcast_id, const RecipientQuery& query) = 0;
   // Messages still queued are cancelled; returns false for an unknown id.
   virtual bool cancel_broadcast(std::int64_t broadcast_id) = 0;
   // {"id","kind","counts":{"queued":..,"sent":..,...},"persons","acknowledged",...}; null if unknown.

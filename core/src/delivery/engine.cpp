@@ -185,6 +185,21 @@ std::int64_t DeliveryEngine::send_to_person(std::int64_t person_id, const std::s
   return send(std::move(m));
 }
 
+DeliveryPlan DeliveryEngine::plan_from_json(const json& j) {
+  DeliveryPlan p;
+  if (!j.is_object()) return p;
+  p.persons = j.value("persons", std::int64_t{0});
+  p.group_posts = j.value("group_posts", std::int64_t{0});
+  p.covered_by_groups = j.value("covered_by_groups", std::int64_t{0});
+  p.personal_chats = j.value("personal_chats", std::int64_t{0});
+  p.sms = j.value("sms", std::int64_t{0});
+  p.sms_segments = j.value("sms_segments", std::int64_t{0});
+  p.opted_out = j.value("opted_out", std::int64_t{0});
+  p.unreachable = j.value("unreachable", std::int64_t{0});
+  p.estimated_cost = j.value("estimated_cost", 0.0);
+  return p;
+}
+
 json DeliveryEngine::plan_json(const DeliveryPlan& p) {
   return {{"persons", p.persons},
           {"group_posts", p.group_posts},
@@ -204,19 +219,35 @@ DeliveryPlan DeliveryEngine::plan(const Broadcast& b) {
 
 std::int64_t DeliveryEngine::broadcast(const Broadcast& b, DeliveryPlan* plan_out) {
   if (b.text.empty()) throw std::invalid_argument("a broadcast needs a text");
+  // A key already used: the broadcast is there (a retry after a crash or a timeout).
+  auto existing = [&](Session& s) -> std::int64_t {
+    if (b.idempotency_key.empty()) return 0;
+    auto rows = s.query("SELECT id, plan FROM core_broadcasts WHERE idempotency_key = ?", {b.idempotency_key});
+    if (rows.empty()) return 0;
+    if (plan_out != nullptr) *plan_out = plan_from_json(json::parse(rows[0].text(1), nullptr, false));
+    return rows[0].integer(0);
+  };
+  if (const auto id = storage_.read(existing); id > 0) return id;
   const auto chans = channels();
   Planned planned = storage_.read([&](Session& s) { return plan_broadcast(s, directory_, chans, b); });
   const auto now_ms = to_ms(rules_.now());
   const auto expires = default_expiry_ms(b.valid_for);
+  bool repeated = false;
   // One transaction: the broadcast, its messages and its recipients are
   // accepted together or not at all.
   const std::int64_t id = storage_.write([&](Session& s) {
+    if (const auto earlier = existing(s); earlier > 0) {
+      repeated = true;
+      return earlier;
+    }
     s.execute(
         "INSERT INTO core_broadcasts (kind, text, audience, policy, priority, essential, created_by, plan, "
-        "created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "created_at_ms, title, ask_ack, follow_up_of, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         {b.kind, b.text, audience_to_json(b.audience).dump(), std::string(policy_name(b.policy)),
          static_cast<std::int64_t>(b.priority), std::int64_t{b.essential ? 1 : 0}, b.created_by,
-         plan_json(planned.plan).dump(), now_ms});
+         plan_json(planned.plan).dump(), now_ms, b.title, std::int64_t{b.ask_ack ? 1 : 0},
+         b.follow_up_of > 0 ? Value{b.follow_up_of} : Value{nullptr},
+         b.idempotency_key.empty() ? Value{nullptr} : Value{b.idempotency_key}});
     const std::int64_t bid = s.last_insert_id();
     std::vector<std::int64_t> row_ids(planned.rows.size(), 0);
     for (std::size_t i = 0; i < planned.rows.size(); ++i) {
@@ -229,6 +260,7 @@ std::int64_t DeliveryEngine::broadcast(const Broadcast& b, DeliveryPlan* plan_ou
                 {bid, r.person_id, r.row < row_ids.size() ? Value{row_ids[r.row]} : Value{nullptr}, r.via});
     return bid;
   });
+  if (repeated) return id;
   if (plan_out != nullptr) *plan_out = planned.plan;
   for (auto& d : dispatchers_) d->wake(b.priority <= Priority::reply);
   spdlog::info("broadcast {} ({}): {} persons, {} group posts, {} personal, {} SMS", id, b.kind, planned.plan.persons,
@@ -243,20 +275,27 @@ std::int64_t DeliveryEngine::acknowledge(std::int64_t person_id, std::int64_t br
     if (bid == 0) {
       auto rows = s.query(
           "SELECT r.broadcast_id FROM core_broadcast_recipients r JOIN core_broadcasts b ON b.id = r.broadcast_id "
-          "WHERE r.person_id = ? AND b.status = 'active' AND b.created_at_ms >= ? AND r.outbox_id IS NOT NULL "
-          "ORDER BY r.broadcast_id DESC LIMIT 1",
+          "WHERE r.person_id = ? AND b.status = 'active' AND b.ask_ack = 1 AND b.created_at_ms >= ? "
+          "AND r.outbox_id IS NOT NULL ORDER BY r.broadcast_id DESC LIMIT 1",
           {person_id, now_ms - kAckWindowMs});
       if (rows.empty()) return 0;
       bid = rows[0].integer(0);
     }
-    if (s.execute("UPDATE core_broadcast_recipients SET acked_at_ms = COALESCE(acked_at_ms, ?) "
-                  "WHERE broadcast_id = ? AND person_id = ?",
-                  {now_ms, bid, person_id}) == 0)
-      return 0;
-    s.execute(
-        "UPDATE core_outbox SET status = 'acknowledged', acked_at_ms = ?, updated_at_ms = ? "
-        "WHERE broadcast_id = ? AND person_id = ? AND status IN ('sent', 'delivered')",
-        {now_ms, now_ms, bid, person_id});
+    auto ack = [&](std::int64_t id) {
+      if (s.execute("UPDATE core_broadcast_recipients SET acked_at_ms = COALESCE(acked_at_ms, ?) "
+                    "WHERE broadcast_id = ? AND person_id = ?",
+                    {now_ms, id, person_id}) == 0)
+        return false;
+      s.execute(
+          "UPDATE core_outbox SET status = 'acknowledged', acked_at_ms = ?, updated_at_ms = ? "
+          "WHERE broadcast_id = ? AND person_id = ? AND status IN ('sent', 'delivered')",
+          {now_ms, now_ms, id, person_id});
+      return true;
+    };
+    if (!ack(bid)) return 0;
+    // A reminder: the person has seen the original as well.
+    auto up = s.query("SELECT COALESCE(follow_up_of, 0) FROM core_broadcasts WHERE id = ?", {bid});
+    if (!up.empty() && up[0].integer(0) > 0 && ack(up[0].integer(0))) return up[0].integer(0);
     return bid;
   });
 }
@@ -284,8 +323,8 @@ bool DeliveryEngine::cancel_broadcast(std::int64_t broadcast_id) {
 json DeliveryEngine::broadcast_status(std::int64_t id) {
   return storage_.read([&](Session& s) -> json {
     auto rows = s.query(
-        "SELECT id, kind, text, policy, priority, essential, created_by, plan, status, created_at_ms "
-        "FROM core_broadcasts WHERE id = ?",
+        "SELECT id, kind, text, policy, priority, essential, created_by, plan, status, created_at_ms, title, "
+        "ask_ack, COALESCE(follow_up_of, 0) FROM core_broadcasts WHERE id = ?",
         {id});
     if (rows.empty()) return nullptr;
     const Row& b = rows[0];
@@ -319,6 +358,9 @@ json DeliveryEngine::broadcast_status(std::int64_t id) {
             {"plan", json::parse(b.text(7), nullptr, false)},
             {"status", b.text(8)},
             {"created_at_ms", b.integer(9)},
+            {"title", b.text(10)},
+            {"ask_ack", b.integer(11) != 0},
+            {"follow_up_of", b.integer(12) > 0 ? json(b.integer(12)) : json(nullptr)},
             {"persons", persons},
             {"acknowledged", count("acknowledged")},
             {"reached", count("sent") + count("delivered") + count("acknowledged")},
@@ -362,6 +404,37 @@ json DeliveryEngine::recipients(std::int64_t id, const std::string& status, std:
                        {"acked_at_ms", opt(10)}});
     }
     return json{{"items", std::move(items)}, {"total", total}, {"page", page}, {"per_page", per_page}};
+  });
+}
+
+RecipientPage DeliveryEngine::recipients(std::int64_t id, const RecipientQuery& q) {
+  return storage_.read([&](Session& s) {
+    std::string from = std::string(
+        " FROM core_broadcast_recipients r LEFT JOIN core_outbox o ON o.id = r.outbox_id WHERE r.broadcast_id = ?");
+    std::vector<Value> params{id};
+    if (!q.status.empty()) {
+      from += std::string(" AND ") + kRecipientStatus + " = ?";
+      params.emplace_back(q.status);
+    }
+    if (q.acknowledged) from += *q.acknowledged ? " AND r.acked_at_ms IS NOT NULL" : " AND r.acked_at_ms IS NULL";
+    if (!q.persons.empty()) {
+      from += " AND r.person_id IN (SELECT value FROM json_each(?))";
+      params.emplace_back(json(q.persons).dump());
+    }
+    RecipientPage page;
+    page.total = s.query("SELECT COUNT(*)" + from, params).at(0).integer(0);
+    params.emplace_back(std::max<std::int64_t>(q.limit, 0));
+    params.emplace_back(std::max<std::int64_t>(q.offset, 0));
+    for (const Row& r :
+         s.query(std::string("SELECT r.person_id, r.via, ") + kRecipientStatus +
+                     ", COALESCE(o.adapter_id, ''), COALESCE(o.attempts, 0), COALESCE(o.last_error, ''), "
+                     "COALESCE(o.sent_at_ms, 0), COALESCE(o.delivered_at_ms, 0), "
+                     "COALESCE(r.acked_at_ms, 0)" +
+                     from + " ORDER BY r.person_id LIMIT ? OFFSET ?",
+                 params))
+      page.items.push_back(RecipientStatus{r.integer(0), r.text(1), r.text(2), r.text(3), r.integer(4), r.text(5),
+                                           r.integer(6), r.integer(7), r.integer(8)});
+    return page;
   });
 }
 

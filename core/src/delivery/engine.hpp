@@ -43,6 +43,7 @@ class DeliveryEngine final : public Messenger {
   std::int64_t broadcast(const Broadcast& broadcast, DeliveryPlan* plan) override;
   std::int64_t acknowledge(std::int64_t person_id, std::int64_t broadcast_id) override;
   bool cancel_broadcast(std::int64_t broadcast_id) override;
+  RecipientPage recipients(std::int64_t broadcast_id, const RecipientQuery& query) override;
   nlohmann::json broadcast_status(std::int64_t broadcast_id) override;
 
   // A delivery receipt from an adapter's status callback.
@@ -58,6 +59,7 @@ class DeliveryEngine final : public Messenger {
   nlohmann::json health();
 
   static nlohmann::json plan_json(const DeliveryPlan& plan);
+  static DeliveryPlan plan_from_json(const nlohmann::json& json);
 
  private:
   std::vector<Channel> channels() const;

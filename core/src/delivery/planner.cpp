@@ -21,9 +21,12 @@ struct Target {
   std::int64_t unit = 0;
   std::string preference;
   std::map<std::string, std::string> identities;  // kind → external id
+  std::string name;                               // for personalised texts
+  std::string household;                          // 户号
+  bool english = false;
 };
 
-std::vector<Target> load_targets(Session& s, const std::vector<std::int64_t>& ids) {
+std::vector<Target> load_targets(Session& s, const std::vector<std::int64_t>& ids, bool details = false) {
   std::vector<Target> out;
   if (ids.empty()) return out;
   const std::string list = nlohmann::json(ids).dump();
@@ -33,8 +36,19 @@ std::vector<Target> load_targets(Session& s, const std::vector<std::int64_t>& id
                               "FROM core_persons WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
                               {list})) {
     at[r.integer(0)] = out.size();
-    out.push_back(Target{r.integer(0), r.text(1), r.integer(2) != 0, r.integer(3), r.text(4), {}});
+    out.push_back(Target{r.integer(0), r.text(1), r.integer(2) != 0, r.integer(3), r.text(4), {}, {}, {}, false});
   }
+  if (details)
+    for (const Row& r : s.query("SELECT p.id, p.name, COALESCE(h.code, ''), p.lang FROM core_persons p "
+                                "LEFT JOIN core_households h ON h.id = p.household_id "
+                                "WHERE p.id IN (SELECT value FROM json_each(?))",
+                                {list}))
+      if (auto it = at.find(r.integer(0)); it != at.end()) {
+        Target& t = out[it->second];
+        t.name = r.text(1);
+        t.household = r.text(2);
+        t.english = r.text(3).starts_with("en");
+      }
   for (const Row& r : s.query("SELECT person_id, kind, external_id FROM core_identities "
                               "WHERE person_id IN (SELECT value FROM json_each(?)) ORDER BY external_id",
                               {list}))
@@ -75,7 +89,26 @@ PersonalRoute route(const Target& t, const std::vector<Channel>& channels, bool 
   return best;
 }
 
+void replace_all(std::string& text, std::string_view from, const std::string& to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+}
+
 }  // namespace
+
+std::string personalised_text(const Broadcast& b, const std::string& name, const std::string& household, bool english,
+                              bool group) {
+  std::string text = english && !b.text_en.empty() && !group ? b.text_en : b.text;
+  if (!b.personalise) return text;
+  if (group) {
+    replace_all(text, "{name}", "各位村民");
+    replace_all(text, "{household}", "各户");
+  } else {
+    replace_all(text, "{name}", name);
+    replace_all(text, "{household}", household);
+  }
+  return text;
+}
 
 PersonalRoute route_person(Session& session, std::int64_t person_id, const std::vector<Channel>& channels,
                            bool essential, bool sms_only) {
@@ -87,20 +120,25 @@ PersonalRoute route_person(Session& session, std::int64_t person_id, const std::
 Planned plan_broadcast(Session& s, Directory& directory, const std::vector<Channel>& channels, const Broadcast& b) {
   Planned out;
   const auto ids = directory.resolve(b.audience);
-  const auto targets = load_targets(s, ids);
+  // Names, 户号 and languages only when the text differs per person.
+  const auto targets = load_targets(s, ids, b.personalise || !b.text_en.empty());
   out.plan.persons = static_cast<std::int64_t>(targets.size());
-  const int segments = text::sms_segments(b.text);
-  auto base_row = [&](const Channel& c, ChannelKind kind, const std::string& address, std::int64_t person) {
+  const int common_segments = text::sms_segments(b.text);
+  auto base_row = [&](const Channel& c, ChannelKind kind, const std::string& address, const Target* person) {
     OutboxRow r;
     r.adapter_id = c.id;
     r.channel = kind;
     r.address = address;
-    r.person_id = person;
-    r.text = b.text;
+    r.person_id = person != nullptr ? person->id : 0;
+    const bool same = !b.personalise && (b.text_en.empty() || person == nullptr || !person->english);
+    r.text =
+        same ? b.text
+             : personalised_text(b, person != nullptr ? person->name : "", person != nullptr ? person->household : "",
+                                 person != nullptr && person->english, person == nullptr);
     r.priority = b.priority;
     r.essential = b.essential;
     r.sms = c.sms;
-    r.segments = c.sms ? segments : 0;
+    r.segments = c.sms ? (same ? common_segments : text::sms_segments(r.text)) : 0;
     return r;
   };
 
@@ -132,7 +170,7 @@ Planned plan_broadcast(Session& s, Directory& directory, const std::vector<Chann
         members.push_back(i);
       }
       if (members.empty()) continue;
-      out.rows.push_back(base_row(channels[ci], ChannelKind::group, g.text(1), 0));
+      out.rows.push_back(base_row(channels[ci], ChannelKind::group, g.text(1), nullptr));
       ++out.plan.group_posts;
       for (std::size_t i : members) {
         covered[i] = true;
@@ -156,10 +194,11 @@ Planned plan_broadcast(Session& s, Directory& directory, const std::vector<Chann
       continue;
     }
     const Channel& c = channels[r.channel];
-    out.rows.push_back(base_row(c, ChannelKind::personal, r.address, targets[i].id));
+    out.rows.push_back(base_row(c, ChannelKind::personal, r.address, &targets[i]));
     out.recipients[i].row = out.rows.size() - 1;
     out.recipients[i].via = c.sms ? "sms" : "personal";
     if (c.sms) {
+      const int segments = out.rows.back().segments;
       ++out.plan.sms;
       out.plan.sms_segments += segments;
       out.plan.estimated_cost += segments * c.cost_per_segment;

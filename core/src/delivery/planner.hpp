@@ -36,6 +36,12 @@ struct Planned {
 Planned plan_broadcast(Session& session, Directory& directory, const std::vector<Channel>& channels,
                        const Broadcast& broadcast);
 
+// The text one recipient gets: English for English speakers when there is one;
+// {name} and {household} filled in when the broadcast is personalised (a group
+// post reads 各位村民 / 各户).
+std::string personalised_text(const Broadcast& broadcast, const std::string& name, const std::string& household,
+                              bool english, bool group);
+
 // The personal route to one person under a policy: the chosen channel's index
 // and the address, or npos (opted_out tells why).
 struct PersonalRoute {

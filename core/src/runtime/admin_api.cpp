@@ -437,7 +437,7 @@ Broadcast broadcast_from(Api& api, const HttpRequest& r, const Caller& c, const 
   if (!body.is_object()) throw ApiError(400, "bad_request", "the body must be a JSON object");
   for (const auto& [key, value] : body.items())
     if (key != "text" && key != "kind" && key != "audience" && key != "policy" && key != "priority" &&
-        key != "essential" && key != "valid_for_s")
+        key != "essential" && key != "valid_for_s" && key != "title" && key != "ask_ack" && key != "idempotency_key")
       throw ApiError(400, "bad_request", "unknown field '" + key + "'");
   Broadcast b;
   if (!body.contains("text") || !body["text"].is_string() || body["text"].get_ref<const std::string&>().empty())
@@ -467,6 +467,16 @@ Broadcast broadcast_from(Api& api, const HttpRequest& r, const Caller& c, const 
     if (!body["valid_for_s"].is_number_integer() || body["valid_for_s"].get<std::int64_t>() <= 0)
       throw ApiError(400, "bad_request", "valid_for_s must be a positive number of seconds");
     b.valid_for = std::chrono::seconds(body["valid_for_s"].get<std::int64_t>());
+  }
+  for (const char* k : {"title", "idempotency_key"})
+    if (body.contains(k)) {
+      if (!body[k].is_string() || body[k].get_ref<const std::string&>().size() > 200)
+        throw ApiError(400, "bad_request", std::string(k) + " must be a string of at most 200 bytes");
+      (std::string_view(k) == "title" ? b.title : b.idempotency_key) = body[k].get<std::string>();
+    }
+  if (body.contains("ask_ack")) {
+    if (!body["ask_ack"].is_boolean()) throw ApiError(400, "bad_request", "ask_ack must be true or false");
+    b.ask_ack = body["ask_ack"].get<bool>();
   }
   b.created_by = r.principal;
   return b;

@@ -59,7 +59,7 @@ std::vector<Registration> register_core_commands(pipeline::CommandRouter& router
   // that track acknowledgements (announcements, emergency) listen for broadcast.acknowledged.
   out.push_back(router.add(CommandSpec{
       "core.acknowledge",
-      {"收到", "已收到", "ok", "received"},
+      {"收到", "已收到", "ok", "received", "1"},
       {},
       {},
       {"收到 — 确认已收到最近的通知", "ok — confirm you received the latest notice"},
@@ -70,6 +70,11 @@ std::vector<Registration> register_core_commands(pipeline::CommandRouter& router
         if (broadcast == 0)
           return Replies{Reply{req.tr({"近期没有需要您确认的通知。", "There is no recent notice to confirm."})}};
         events.publish("broadcast.acknowledged", {{"broadcast_id", broadcast}, {"person_id", req.sender.id}});
+        const auto status = messenger.broadcast_status(broadcast);
+        const std::string title = status.is_object() ? status.value("title", std::string()) : std::string();
+        if (!title.empty())
+          return Replies{Reply{req.lang == Lang::en ? "Confirmed: you received \"" + title + "\". Thank you!"
+                                                    : "已确认收到「" + title + "」，谢谢！"}};
         return Replies{Reply{req.tr({"已确认收到，谢谢！", "Confirmed, thank you!"})}};
       },
       true}));

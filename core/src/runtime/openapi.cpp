@@ -152,7 +152,10 @@ json core_schemas() {
                                 {"policy", {{"type", "string"}, {"enum", {"group_first", "personal_all", "sms_all"}}}},
                                 {"priority", {{"type", "string"}, {"enum", {"emergency", "notice", "bulk"}}}},
                                 {"essential", boolean()},
-                                {"valid_for_s", integer()}},
+                                {"valid_for_s", integer()},
+                                {"title", str()},
+                                {"ask_ack", boolean()},
+                                {"idempotency_key", str()}},
                                {"text", "audience"});
   s["BroadcastCreated"] = object({{"id", integer()}, {"plan", ref("Plan")}});
   const json counts = {{"type", "object"}, {"additionalProperties", integer()}};
@@ -166,6 +169,9 @@ json core_schemas() {
                                  {"plan", ref("Plan")},
                                  {"status", str()},
                                  {"created_at_ms", integer()},
+                                 {"title", str()},
+                                 {"ask_ack", boolean()},
+                                 {"follow_up_of", {{"type", {"integer", "null"}}}},
                                  {"persons", integer()},
                                  {"acknowledged", integer()},
                                  {"reached", integer()},

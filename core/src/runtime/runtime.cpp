@@ -315,11 +315,12 @@ void Runtime::start() {
     d.tokens = std::make_unique<TokenStore>(*d.storage);
     d.admin =
         std::make_unique<directory::DirectoryAdmin>(*d.storage, *d.directory, [&d] { d.directory->invalidate(); });
-    d.scheduler = std::make_unique<JobScheduler>(
-        *d.storage, [] { return Scheduler::Clock::now(); }, delivery::parse_utc_offset(d.cfg.timezone));
+    std::function<Scheduler::Clock::time_point()> now = d.options.now;
+    if (!now) now = [] { return Scheduler::Clock::now(); };
+    d.scheduler = std::make_unique<JobScheduler>(*d.storage, now, delivery::parse_utc_offset(d.cfg.timezone));
     d.workers = std::make_unique<asio::thread_pool>(static_cast<std::size_t>(d.cfg.pipeline.workers));
     d.deadlines = std::make_unique<pipeline::Deadlines>();
-    d.messenger = std::make_unique<delivery::DeliveryEngine>(*d.storage, *d.directory, d.metrics, d.cfg);
+    d.messenger = std::make_unique<delivery::DeliveryEngine>(*d.storage, *d.directory, d.metrics, d.cfg, now);
     d.pipeline = std::make_unique<pipeline::Pipeline>(pipeline::PipelineDeps{
         d.cfg.pipeline, *d.storage, *d.directory, d.router, d.metrics, *d.messenger,
         [&d](std::function<void()> fn) { d.run_blocking(std::move(fn)); },

@@ -1,6 +1,8 @@
 #pragma once
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -41,6 +43,8 @@ struct RuntimeOptions {
   bool recover = true;
   // Appended to the config's adapters (`villagebot chat` adds the console).
   std::vector<config::AdapterEntry> extra_adapters;
+  // The clock of the scheduler and the delivery engine (tests move it); empty: the system clock.
+  std::function<std::chrono::system_clock::time_point()> now;
 };
 
 // Everything one villagebot process runs: storage, the worker pool, the
