@@ -30,6 +30,9 @@ villagebot demo — 演示村 (200 villagers in 60 households; who is who: confi
   (each message needs a new message_id; a repeated one is answered once)
   Also try "积分", "积分明细" and "红榜"; check the points ledger's hash chain with
     ./build/villagebot points verify --config ${config}
+  Notices: as the cadre for 一组 (13800000010) send "通知 明晚7点开院坝会", then "确认";
+  villagers see it with "最新通知" and answer "收到"; the central household head
+  13800000030 sends "未读" to see which of his households have not answered.
 
   Or chat in a terminal, as anyone in the village:
     ./build/villagebot chat --as 13800000001 --config ${config}
@@ -37,6 +40,7 @@ villagebot demo — 演示村 (200 villagers in 60 households; who is who: confi
   The admin API (docs/API.md), with this run's admin token:
     curl -s -H 'Authorization: Bearer ${token}' 'localhost:${port}/api/v1/persons?q=王'
     curl -s -H 'Authorization: Bearer ${token}' localhost:${port}/api/v1/export/people > people.csv
+    curl -s -H 'Authorization: Bearer ${token}' localhost:${port}/api/v1/announcements/notices
   Everything it offers: curl -s localhost:${port}/api/v1/openapi.json
 
   Health and metrics:  curl -s localhost:${port}/healthz   curl -s localhost:${port}/metrics

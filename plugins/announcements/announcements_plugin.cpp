@@ -114,8 +114,14 @@ class AnnouncementsPlugin final : public Plugin {
     regs_.push_back(ctx.scheduler().handle("announcements.remind", [this](const json& payload) {
       notices_->remind(payload.value("notice_id", std::int64_t{0}));
     }));
-    if (const int recovered = notices_->recover(); recovered > 0)
-      logger_->warn("announcements: {} notices were between stored and sent at the last stop; sent now", recovered);
+    // Notices a crash left between stored and sent: once the server runs (the delivery
+    // engine knows its adapters only then), from the scheduler.
+    regs_.push_back(ctx.scheduler().handle("announcements.recover", [this](const json&) {
+      if (const int recovered = notices_->recover(); recovered > 0)
+        logger_->warn("announcements: {} notices were between stored and sent at the last stop; sent now", recovered);
+    }));
+    ctx.scheduler().schedule_at("announcements.recover", ctx.scheduler().now(), json::object(),
+                                Scheduler::Missed::fire_late);
     regs_.push_back(ctx.events().on<NoticeEvent>([this](const NoticeEvent& e) { on_notice_event(e); }));
 
     regs_.push_back(

@@ -322,6 +322,7 @@ void Notices::send_scheduled(std::int64_t id) {
 void Notices::remind(std::int64_t id) {
   auto n = get(id);
   if (!n || n->status != "sent" || n->reminded_at_ms > 0 || !n->ask_ack || n->broadcast_id == 0) return;
+  if (n->expires_at_ms > 0 && now_ms() >= n->expires_at_ms) return;  // no longer worth a reminder
   RecipientQuery q;
   q.acknowledged = false;
   std::vector<std::int64_t> persons;

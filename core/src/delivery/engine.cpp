@@ -219,6 +219,9 @@ DeliveryPlan DeliveryEngine::plan(const Broadcast& b) {
 
 std::int64_t DeliveryEngine::broadcast(const Broadcast& b, DeliveryPlan* plan_out) {
   if (b.text.empty()) throw std::invalid_argument("a broadcast needs a text");
+  // Before start the engine knows no adapters: every recipient would be planned as unreachable.
+  if (!started_)
+    throw std::logic_error("Messenger::broadcast before the server started (in Plugin::start, schedule it instead)");
   // A key already used: the broadcast is there (a retry after a crash or a timeout).
   auto existing = [&](Session& s) -> std::int64_t {
     if (b.idempotency_key.empty()) return 0;

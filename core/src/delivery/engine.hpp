@@ -1,4 +1,5 @@
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -83,7 +84,7 @@ class DeliveryEngine final : public Messenger {
   std::map<std::pair<std::string, std::string>, Receipt> early_receipts_;
   std::mutex cancelled_mutex_;
   std::set<std::int64_t> cancelled_;
-  bool started_ = false;
+  std::atomic<bool> started_{false};
 };
 
 }  // namespace villagebot::delivery

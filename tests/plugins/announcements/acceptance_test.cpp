@@ -419,3 +419,34 @@ TEST(AnnouncementsAcceptance, LatestNoticesAndAcknowledgingTheOneThatAsks) {
 
 }  // namespace
 }  // namespace villagebot
+
+namespace villagebot {
+namespace {
+
+// A crash after a notice was stored and before its broadcast was written leaves it
+// "sending": the next start sends it, once (its broadcast key), and never again.
+TEST(AnnouncementsAcceptance, ANoticeACrashLeftUnsentIsSentOnceAtTheNextStart) {
+  MockGateway gw;
+  testkit::Options o;
+  o.plugins = {"announcements"};
+  o.adapter_toml = "reply_url = \"" + gw.url("/send") + "\"\n";
+  o.plugin_sections = {{"announcements", "reminder_after_hours = 0\n"}};
+  TestServer server(o);
+  server.runtime().storage().write_sync([](Session& s) {
+    s.execute(
+        "INSERT INTO ann_notices (title, body, category, audience, policy, status, source, created_at_ms) "
+        "VALUES ('停电', '周五停电', '通知', '{\"everyone\":true}', 'personal_all', 'sending', 'api', 1)");
+  });
+  EXPECT_EQ(gw.accepted(), 0u);
+  server.restart();
+  ASSERT_TRUE(gw.wait_for_accepted(5));
+  EXPECT_EQ(server.count("SELECT COUNT(*) FROM ann_notices WHERE status = 'sent' AND broadcast_id IS NOT NULL"), 1);
+  server.restart();
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(gw.accepted(), 5u);
+  EXPECT_TRUE(gw.duplicates().empty());
+  EXPECT_EQ(server.count("SELECT COUNT(*) FROM core_broadcasts"), 1);
+}
+
+}  // namespace
+}  // namespace villagebot
