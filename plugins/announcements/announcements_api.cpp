@@ -367,6 +367,12 @@ std::vector<Registration> register_announcements_api(RouteRegistry& routes, Anno
     const auto id = id_of(req);
     const auto n = id ? d.notices.get(*id) : std::nullopt;
     if (!n) return respond(HttpResponse::error(404, "not_found", "no such notice"));
+    // A cadre sees who received a notice only when it lies within their units.
+    try {
+      d.notices.check_scope(n->audience, req.principal_person_id);
+    } catch (const NoticeError& e) {
+      return respond(refused(e));
+    }
     const auto page = int_param(req, "page", 1, 1, 1000000);
     const auto per_page = int_param(req, "per_page", 100, 1, 500);
     RecipientQuery q;
@@ -412,6 +418,12 @@ std::vector<Registration> register_announcements_api(RouteRegistry& routes, Anno
     const auto id = id_of(req);
     const auto n = id ? d.notices.get(*id) : std::nullopt;
     if (!n) return respond(HttpResponse::error(404, "not_found", "no such notice"));
+    // A cadre sees who received a notice only when it lies within their units.
+    try {
+      d.notices.check_scope(n->audience, req.principal_person_id);
+    } catch (const NoticeError& e) {
+      return respond(refused(e));
+    }
     std::string out = "\xEF\xBB\xBF户号,姓名,手机,渠道,状态,确认时间\r\n";
     RecipientQuery q;
     if (const auto a = req.query_param("acknowledged"); !a.empty()) q.acknowledged = a == "true";

@@ -72,6 +72,42 @@ struct NoticeEvent {
                                               urgent, scheduled_at_ms, source, idempotency_key)
 };
 
+// At most `max` bytes, cut at a character boundary, with … when cut.
+std::string fit(const std::string& text, std::size_t max) {
+  if (text.size() <= max) return text;
+  std::size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end) + "…";
+}
+
+// The text after the command's keyword and the words already taken, as the sender wrote it
+// (punctuation and line breaks kept; normalisation turns ：，and newlines into spaces).
+std::string raw_rest(const CommandRequest& req, const std::vector<std::string>& taken) {
+  std::string raw = req.message.text;
+  const auto at = raw.find(req.keyword);
+  if (req.keyword.empty() || at == std::string::npos) return req.rest;
+  raw = raw.substr(at + req.keyword.size());
+  auto skip_blanks = [&] {
+    for (bool more = true; more;) {
+      more = false;
+      for (const char* sep : {" ", "\t", "\n", "\r", "\xE3\x80\x80", "\xEF\xBC\x9A", ":", "\xEF\xBC\x8C", ","})
+        if (raw.starts_with(sep)) {
+          raw.erase(0, std::string(sep).size());
+          more = true;
+        }
+    }
+  };
+  for (const auto& word : taken) {
+    skip_blanks();
+    if (!raw.starts_with(word)) return req.rest;  // written differently (full-width ...): the normalised text
+    raw.erase(0, word.size());
+  }
+  skip_blanks();
+  while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t'))
+    raw.pop_back();
+  return raw;
+}
+
 class AnnouncementsPlugin final : public Plugin {
  public:
   void configure(ConfigSection& config) override {
@@ -185,9 +221,9 @@ class AnnouncementsPlugin final : public Plugin {
         ++at;
       }
     }
-    // The body is the rest of the text as written (line breaks kept), after the words consumed.
-    std::string body = req.rest;
-    for (std::size_t i = 0; i < at; ++i) body = text::trim(body.substr(body.find(words[i]) + words[i].size()));
+    // The body is the rest of the text as written (punctuation and line breaks kept).
+    const std::string body =
+        raw_rest(req, std::vector<std::string>(words.begin(), words.begin() + static_cast<std::ptrdiff_t>(at)));
     if (body.empty())
       return {Reply{en ? "Usage: notify [urgent] [unit] <text>, e.g. notify 一组 Meeting at 8pm in the hall"
                        : "用法：通知 [紧急] [组名] <内容>，例如：通知 一组 今晚8点在村委会开会"}};
@@ -255,7 +291,12 @@ class AnnouncementsPlugin final : public Plugin {
     for (const auto& a : list) {
       const auto& n = a.notice;
       const std::string when = notices_->local_time(n.sent_at_ms).substr(5, 5);  // MM-DD
-      const std::string body = en && !n.body_en.empty() ? n.body_en : n.body;
+      std::string body = en && !n.body_en.empty() ? n.body_en : n.body;
+      for (const auto& [var, value] : {std::pair<std::string, std::string>{"{name}", req.sender.name},
+                                       {"{household}", req.sender.household_code},
+                                       {"{date}", notices_->local_time(n.sent_at_ms).substr(5, 5)}})
+        for (auto p = body.find(var); p != std::string::npos; p = body.find(var, p + value.size()))
+          body.replace(p, var.size(), value);
       const std::u32string u = text::to_u32(body);
       out += "\n" + std::to_string(n.id) + ". 【" + n.category + "】" + when + " " +
              (u.size() > 80 ? text::to_utf8(u.substr(0, 80)) + "…" : body);
@@ -293,8 +334,11 @@ class AnnouncementsPlugin final : public Plugin {
     for (const auto& h : u->households) {
       out += "\n" + h.household.code + " " + (h.household.head_name.empty() ? "" : h.household.head_name + " ");
       std::string phones;
+      // In a group chat everyone would see the numbers: masked there, in full in private.
+      const bool in_group = req.message.channel == ChannelKind::group;
       for (const auto& m : h.members)
-        if (!m.phone.empty()) phones += (phones.empty() ? "" : "、") + m.name + " " + m.phone;
+        if (!m.phone.empty())
+          phones += (phones.empty() ? "" : "、") + m.name + " " + (in_group ? text::mask_phone(m.phone) : m.phone);
       out += phones;
     }
     out += en ? "\nPlease tell them in person or by phone." : "\n请上门或电话转告。";
@@ -349,8 +393,9 @@ class AnnouncementsPlugin final : public Plugin {
     NoticeDraft d;
     d.category = e.category.empty() ? "通知" : e.category;
     d.title = e.title;
-    d.body = e.body;
-    d.body_en = e.body_en;
+    // A publisher's long text (a 红榜 of 50 households and ties) is cut rather than lost.
+    d.body = fit(e.body, 1990);
+    d.body_en = fit(e.body_en, 1990);
     d.audience = audience_from_json(e.audience);  // throws on a bad audience: the bus logs it
     d.policy = policy_from(e.policy).value_or(default_policy_);
     d.ask_ack = e.ask_ack;

@@ -110,6 +110,8 @@ const char* policy_name(ChannelPolicy p) {
       return "personal_all";
     case ChannelPolicy::sms_all:
       return "sms_all";
+    case ChannelPolicy::every_channel:
+      return "every_channel";
   }
   return "group_first";
 }
@@ -118,6 +120,7 @@ std::optional<ChannelPolicy> policy_from(const std::string& name) {
   if (name == "group_first") return ChannelPolicy::group_first;
   if (name == "personal_all") return ChannelPolicy::personal_all;
   if (name == "sms_all") return ChannelPolicy::sms_all;
+  if (name == "every_channel") return ChannelPolicy::every_channel;
   return std::nullopt;
 }
 
@@ -189,9 +192,8 @@ std::string Notices::render(const std::string& text, const std::map<std::string,
       out += "{" + name + "}";
     } else if (auto it = variables.find(name); it != variables.end()) {
       out += it->second;
-    } else if (name == "date") {
-      const std::string t = local_time(now_ms());  // 2026-11-29 ...
-      out += std::to_string(std::stoi(t.substr(5, 2))) + "月" + std::to_string(std::stoi(t.substr(8, 2))) + "日";
+    } else if (name == "date") {  // the day it is sent: filled in by broadcast_of
+      out += "{date}";
     } else {
       throw NoticeError("invalid",
                         "模板变量 {" + name + "} 没有值 / the template variable {" + name + "} has no value");
@@ -210,12 +212,21 @@ std::string Notices::message_text(const Notice& n, bool english) {
          (n.ask_ack ? "\n请回复「收到」确认。" : "");
 }
 
+std::string Notices::with_date(std::string text) const {
+  const std::string t = local_time(now_ms());  // 2026-11-29 08:00
+  const std::string zh =
+      std::to_string(std::stoi(t.substr(5, 2))) + "月" + std::to_string(std::stoi(t.substr(8, 2))) + "日";
+  for (auto at = text.find("{date}"); at != std::string::npos; at = text.find("{date}", at + zh.size()))
+    text.replace(at, 6, zh);
+  return text;
+}
+
 Broadcast Notices::broadcast_of(const Notice& n) const {
   Broadcast b;
   b.kind = "notice";
-  b.title = n.title;
-  b.text = message_text(n, false);
-  if (!n.body_en.empty()) b.text_en = message_text(n, true);
+  b.title = with_date(n.title);
+  b.text = with_date(message_text(n, false));
+  if (!n.body_en.empty()) b.text_en = with_date(message_text(n, true));
   b.personalise = b.text.find("{name}") != std::string::npos || b.text.find("{household}") != std::string::npos ||
                   b.text_en.find("{name}") != std::string::npos || b.text_en.find("{household}") != std::string::npos;
   b.audience = n.audience;
@@ -312,10 +323,13 @@ void Notices::send_now(Notice& n) {
 
 void Notices::send_scheduled(std::int64_t id) {
   auto n = get(id);
-  if (!n || (n->status != "scheduled" && n->status != "sending")) return;  // cancelled, or sent already
-  storage_.write_sync([&](Session& s) {
-    s.execute("UPDATE ann_notices SET status = 'sending' WHERE id = ? AND status = 'scheduled'", {id});
+  if (!n) return;
+  // Only a notice still scheduled (or one a crash left sending): never a cancelled one.
+  const bool due = storage_.write([&](Session& s) {
+    return s.execute("UPDATE ann_notices SET status = 'sending' WHERE id = ? AND status IN ('scheduled', 'sending')",
+                     {id}) > 0;
   });
+  if (!due) return;
   send_now(*n);
 }
 
@@ -338,6 +352,11 @@ void Notices::remind(std::int64_t id) {
     if (!n->body_en.empty())
       b.text_en = "[Reminder] Please confirm the notice \"" + n->title + "\": " + excerpt(n->body_en, 100) +
                   "\nReply OK to confirm.";
+    b.personalise = b.text.find('{') != std::string::npos || b.text_en.find('{') != std::string::npos;
+    b.text = with_date(b.text);
+    b.text_en = with_date(b.text_en);
+    if (n->expires_at_ms > 0)
+      b.valid_for = std::chrono::seconds(std::max<std::int64_t>(1, (n->expires_at_ms - now_ms()) / 1000));
     b.audience.persons = std::move(persons);
     b.policy = ChannelPolicy::sms_all;
     b.priority = Priority::notice;
@@ -348,30 +367,36 @@ void Notices::remind(std::int64_t id) {
     rid = messenger_.broadcast(b, &plan);
   }
   const auto now = now_ms();
-  storage_.write_sync([&](Session& s) {
+  const bool still_sent = storage_.write([&](Session& s) {
     s.execute(
         "UPDATE ann_notices SET reminded_at_ms = ?, reminder_broadcast_id = ?, reminded_persons = ? "
         "WHERE id = ? AND reminded_at_ms IS NULL",
         {now, rid > 0 ? Value{rid} : Value{nullptr}, plan.persons, id});
+    return !s.query("SELECT 1 FROM ann_notices WHERE id = ? AND status = 'sent'", {id}).empty();
   });
+  if (!still_sent && rid > 0) messenger_.cancel_broadcast(rid);  // cancelled while the reminder was planned
 }
 
 Notice Notices::cancel(std::int64_t id, const std::string& by) {
-  auto n = get(id);
-  if (!n) throw NoticeError("not_found", "没有第 " + std::to_string(id) + " 号通知 / no notice " + std::to_string(id));
-  if (n->status == "cancelled")
+  if (!get(id))
+    throw NoticeError("not_found", "没有第 " + std::to_string(id) + " 号通知 / no notice " + std::to_string(id));
+  // Cancelled first: a send or a reminder planned meanwhile sees it and stops (send_now, remind).
+  const auto now = now_ms();
+  const bool changed = storage_.write([&](Session& s) {
+    return s.execute(
+               "UPDATE ann_notices SET status = 'cancelled', cancelled_at_ms = ?, cancelled_by = ? "
+               "WHERE id = ? AND status != 'cancelled'",
+               {now, by, id}) > 0;
+  });
+  if (!changed)
     throw NoticeError("conflict", "第 " + std::to_string(id) + " 号通知已撤回 / notice " + std::to_string(id) +
                                       " is cancelled already");
-  if (n->send_job_id > 0) scheduler_.cancel(n->send_job_id);
-  if (n->reminder_job_id > 0) scheduler_.cancel(n->reminder_job_id);
-  if (n->broadcast_id > 0) messenger_.cancel_broadcast(n->broadcast_id);
-  if (n->reminder_broadcast_id > 0) messenger_.cancel_broadcast(n->reminder_broadcast_id);
-  const auto now = now_ms();
-  storage_.write_sync([&](Session& s) {
-    s.execute("UPDATE ann_notices SET status = 'cancelled', cancelled_at_ms = ?, cancelled_by = ? WHERE id = ?",
-              {now, by, id});
-  });
-  return *get(id);
+  const Notice n = *get(id);
+  if (n.send_job_id > 0) scheduler_.cancel(n.send_job_id);
+  if (n.reminder_job_id > 0) scheduler_.cancel(n.reminder_job_id);
+  if (n.broadcast_id > 0) messenger_.cancel_broadcast(n.broadcast_id);
+  if (n.reminder_broadcast_id > 0) messenger_.cancel_broadcast(n.reminder_broadcast_id);
+  return n;
 }
 
 int Notices::recover() {

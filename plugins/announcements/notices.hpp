@@ -110,8 +110,8 @@ class Notices {
 
   // The text recipients get (header, body, the 收到 request).
   [[nodiscard]] static std::string message_text(const Notice& n, bool english);
-  // A template's text with the request's variables and {date}; {name} and {household}
-  // are left for the delivery engine. Throws NoticeError naming a variable without a value.
+  // A template's text with the request's variables; {date} is filled in when it is sent,
+  // {name} and {household} per recipient by the delivery engine. Throws NoticeError naming a variable without a value.
   [[nodiscard]] std::string render(const std::string& text, const std::map<std::string, std::string>& variables) const;
 
   // The last `n` sent notices addressed to a person, newest first, with their status.
@@ -148,6 +148,7 @@ class Notices {
  private:
   void send_now(Notice& n);
   Broadcast broadcast_of(const Notice& n) const;
+  [[nodiscard]] std::string with_date(std::string text) const;  // {date}: the day it is sent
   void schedule_reminder(Notice& n);
 
   Storage& storage_;

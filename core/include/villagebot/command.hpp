@@ -50,6 +50,11 @@ class CommandRegistry {
   [[nodiscard]] virtual Registration add(CommandSpec spec) = 0;
   // Replaces any pending prompt of this person. On timeout the prompt is dropped.
   virtual void ask(std::int64_t person_id, std::chrono::seconds timeout, PromptHandler handler) = 0;
+  // Sees every message of a registered sender after their prompt and before the commands
+  // (answers to an active alert: 1, 2, 收到). Return std::nullopt to pass the message on.
+  // It runs for every message: keep it cheap (an in-memory lookup), and keep its state durable
+  // elsewhere, since unlike a prompt it is meant to outlive a restart (re-register in start()).
+  [[nodiscard]] virtual Registration intercept(PromptHandler handler) = 0;
 };
 
 }  // namespace villagebot

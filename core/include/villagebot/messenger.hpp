@@ -23,6 +23,9 @@ enum class ChannelPolicy {
   group_first,   // one post in each group chat covering part of the audience; personal messages for the rest
   personal_all,  // a personal message to everyone (private chat, else SMS)
   sms_all,       // an SMS to everyone with a phone
+  // Alerts: a post in every group chat covering part of the audience *and* an SMS to everyone
+  // with a phone (a private chat for those without one).
+  every_channel,
 };
 
 struct Broadcast {

@@ -18,6 +18,8 @@ const char* policy_name(ChannelPolicy p) {
       return "personal_all";
     case ChannelPolicy::sms_all:
       return "sms_all";
+    case ChannelPolicy::every_channel:
+      return "every_channel";
   }
   return "group_first";
 }
@@ -278,8 +280,9 @@ std::int64_t DeliveryEngine::acknowledge(std::int64_t person_id, std::int64_t br
     if (bid == 0) {
       auto rows = s.query(
           "SELECT r.broadcast_id FROM core_broadcast_recipients r JOIN core_broadcasts b ON b.id = r.broadcast_id "
-          "WHERE r.person_id = ? AND b.status = 'active' AND b.ask_ack = 1 AND b.created_at_ms >= ? "
-          "AND r.outbox_id IS NOT NULL ORDER BY r.broadcast_id DESC LIMIT 1",
+          "WHERE r.person_id = ? AND b.ask_ack = 1 AND b.created_at_ms >= ? AND r.outbox_id IS NOT NULL "
+          "AND (b.status = 'active' OR EXISTS (SELECT 1 FROM core_outbox o WHERE o.id = r.outbox_id AND "
+          "o.status IN ('sent', 'delivered', 'acknowledged'))) ORDER BY r.broadcast_id DESC LIMIT 1",
           {person_id, now_ms - kAckWindowMs});
       if (rows.empty()) return 0;
       bid = rows[0].integer(0);

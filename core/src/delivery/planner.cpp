@@ -146,7 +146,9 @@ Planned plan_broadcast(Session& s, Directory& directory, const std::vector<Chann
   out.recipients.resize(targets.size());
   for (std::size_t i = 0; i < targets.size(); ++i) out.recipients[i] = Recipient{targets[i].id, kNone, "none"};
 
-  if (b.policy == ChannelPolicy::group_first) {
+  const bool every = b.policy == ChannelPolicy::every_channel;
+  std::vector<bool> in_group(targets.size(), false);  // every_channel: a group post reaches them too
+  if (b.policy == ChannelPolicy::group_first || every) {
     // Group chats of this process's adapters, each covering its unit's subtree.
     for (const Row& g :
          s.query("SELECT adapter_id, chat_id, COALESCE(org_unit_id, 0) FROM core_group_chats ORDER BY id")) {
@@ -163,7 +165,7 @@ Planned plan_broadcast(Session& s, Directory& directory, const std::vector<Chann
       }
       std::vector<std::size_t> members;
       for (std::size_t i = 0; i < targets.size(); ++i) {
-        if (covered[i]) continue;
+        if (covered[i] || in_group[i]) continue;
         // Members of the chat: in its unit (all units when it has none) and on its platform.
         if (!units.empty() && !units.contains(targets[i].unit)) continue;
         if (address_on(targets[i], channels[ci]).empty()) continue;
@@ -173,17 +175,20 @@ Planned plan_broadcast(Session& s, Directory& directory, const std::vector<Chann
       out.rows.push_back(base_row(channels[ci], ChannelKind::group, g.text(1), nullptr));
       ++out.plan.group_posts;
       for (std::size_t i : members) {
-        covered[i] = true;
+        (every ? in_group : covered)[i] = true;
         out.recipients[i].row = out.rows.size() - 1;
         out.recipients[i].via = "group";
         ++out.plan.covered_by_groups;
       }
     }
   }
-  const bool sms_only = b.policy == ChannelPolicy::sms_all;
+  const bool sms_only = b.policy == ChannelPolicy::sms_all || every;
   for (std::size_t i = 0; i < targets.size(); ++i) {
     if (covered[i]) continue;
-    const PersonalRoute r = route(targets[i], channels, b.essential, sms_only);
+    PersonalRoute r = route(targets[i], channels, b.essential, sms_only);
+    // every_channel: SMS to everyone with a phone; a private chat for those without one.
+    if (r.channel == kNone && every) r = route(targets[i], channels, b.essential, false);
+    if (r.channel == kNone && in_group[i]) continue;  // the group post is all that reaches them
     if (r.channel == kNone) {
       if (r.opted_out) {
         ++out.plan.opted_out;

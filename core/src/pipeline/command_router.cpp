@@ -151,6 +151,28 @@ std::vector<std::string> CommandRouter::closest(const std::string& normalised, c
   return out;
 }
 
+Registration CommandRouter::intercept(PromptHandler handler) {
+  std::lock_guard lock(interceptors_mutex_);
+  const auto id = next_interceptor_++;
+  interceptor_map_.emplace(id, std::move(handler));
+  auto rebuild = [this] {
+    auto v = std::make_shared<std::vector<PromptHandler>>();
+    for (const auto& [key, h] : interceptor_map_) v->push_back(h);
+    interceptors_ = std::move(v);
+  };
+  rebuild();
+  return Registration([this, id, rebuild] {
+    std::lock_guard undo_lock(interceptors_mutex_);
+    interceptor_map_.erase(id);
+    rebuild();
+  });
+}
+
+std::shared_ptr<const std::vector<PromptHandler>> CommandRouter::interceptors() const {
+  std::lock_guard lock(interceptors_mutex_);
+  return interceptors_;
+}
+
 void CommandRouter::ask(std::int64_t person_id, std::chrono::seconds timeout, PromptHandler handler) {
   std::lock_guard lock(prompts_mutex_);
   prompts_[person_id] = Prompt{std::move(handler), Clock::now() + timeout, next_generation_++};

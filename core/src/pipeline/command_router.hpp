@@ -33,6 +33,9 @@ class CommandRouter final : public CommandRegistry {
   Registration add(CommandSpec spec) override;
   Registration add_owned(CommandSpec spec, std::string owner);
   void ask(std::int64_t person_id, std::chrono::seconds timeout, PromptHandler handler) override;
+  Registration intercept(PromptHandler handler) override;
+  // The interceptors in registration order (a snapshot: no lock held while they run).
+  [[nodiscard]] std::shared_ptr<const std::vector<PromptHandler>> interceptors() const;
 
   [[nodiscard]] std::optional<Match> match(const std::string& normalised) const;
   // The commands this sender may use, in registration order.
@@ -60,6 +63,10 @@ class CommandRouter final : public CommandRegistry {
   std::mutex prompts_mutex_;
   std::map<std::int64_t, Prompt> prompts_;
   std::uint64_t next_generation_ = 1;
+  mutable std::mutex interceptors_mutex_;
+  std::map<std::uint64_t, PromptHandler> interceptor_map_;
+  std::shared_ptr<const std::vector<PromptHandler>> interceptors_ = std::make_shared<std::vector<PromptHandler>>();
+  std::uint64_t next_interceptor_ = 1;
 };
 
 }  // namespace villagebot::pipeline

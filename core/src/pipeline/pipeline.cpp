@@ -207,6 +207,13 @@ Replies Pipeline::route(const InboundMessage& message, std::int64_t& person_id) 
         return *answer;
       }
     }
+    const auto interceptors = deps_.router.interceptors();
+    if (!interceptors->empty()) {
+      request.rest = normalised;
+      request.args = text::split_ws(normalised);
+      for (const auto& intercept : *interceptors)
+        if (auto answer = intercept(request)) return *answer;
+    }
   }
   if (normalised.empty()) return {Reply{request.tr(kEmpty)}};
 

@@ -430,7 +430,8 @@ ChannelPolicy policy_field(const json& body) {
   if (p == "group_first") return ChannelPolicy::group_first;
   if (p == "personal_all") return ChannelPolicy::personal_all;
   if (p == "sms_all") return ChannelPolicy::sms_all;
-  throw ApiError(400, "bad_request", "policy must be group_first, personal_all or sms_all");
+  if (p == "every_channel") return ChannelPolicy::every_channel;
+  throw ApiError(400, "bad_request", "policy must be group_first, personal_all, sms_all or every_channel");
 }
 
 Broadcast broadcast_from(Api& api, const HttpRequest& r, const Caller& c, const json& body) {
@@ -478,6 +479,9 @@ Broadcast broadcast_from(Api& api, const HttpRequest& r, const Caller& c, const 
     if (!body["ask_ack"].is_boolean()) throw ApiError(400, "bad_request", "ask_ack must be true or false");
     b.ask_ack = body["ask_ack"].get<bool>();
   }
+  // A caller's key lives in the caller's own namespace: it can neither take over a plugin's
+  // broadcast (announcements:<id>) nor another caller's.
+  if (!b.idempotency_key.empty()) b.idempotency_key = "api:" + r.principal + ":" + b.idempotency_key;
   b.created_by = r.principal;
   return b;
 }

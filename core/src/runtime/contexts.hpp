@@ -19,6 +19,7 @@ class OwnedCommands final : public CommandRegistry {
   void ask(std::int64_t person_id, std::chrono::seconds timeout, PromptHandler handler) override {
     router_.ask(person_id, timeout, std::move(handler));
   }
+  Registration intercept(PromptHandler handler) override { return router_.intercept(std::move(handler)); }
 
  private:
   pipeline::CommandRouter& router_;

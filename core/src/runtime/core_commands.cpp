@@ -59,8 +59,8 @@ std::vector<Registration> register_core_commands(pipeline::CommandRouter& router
   // that track acknowledgements (announcements, emergency) listen for broadcast.acknowledged.
   out.push_back(router.add(CommandSpec{
       "core.acknowledge",
-      {"收到", "已收到", "ok", "received", "1"},
-      {},
+      {"收到", "已收到", "ok", "received"},
+      {"^1$"},  // a bare 1 (a keyword "1" would also take "1号田水渠坏了")
       {},
       {"收到 — 确认已收到最近的通知", "ok — confirm you received the latest notice"},
       [&messenger, &events](const CommandRequest& req) {

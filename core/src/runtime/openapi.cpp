@@ -149,7 +149,7 @@ json core_schemas() {
   s["BroadcastInput"] = object({{"text", str()},
                                 {"kind", str()},
                                 {"audience", ref("Audience")},
-                                {"policy", {{"type", "string"}, {"enum", {"group_first", "personal_all", "sms_all"}}}},
+                                {"policy", {{"type", "string"}, {"enum", {"group_first", "personal_all", "sms_all", "every_channel"}}}},
                                 {"priority", {{"type", "string"}, {"enum", {"emergency", "notice", "bulk"}}}},
                                 {"essential", boolean()},
                                 {"valid_for_s", integer()},

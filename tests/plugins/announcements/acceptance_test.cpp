@@ -450,3 +450,46 @@ TEST(AnnouncementsAcceptance, ANoticeACrashLeftUnsentIsSentOnceAtTheNextStart) {
 
 }  // namespace
 }  // namespace villagebot
+
+namespace villagebot {
+namespace {
+
+// What a cadre writes is what villagers read: punctuation, times and line breaks survive
+// the chat (normalisation only helps to find the command); a message that merely starts
+// with 1 is not a 收到; a cadre cannot read who received a notice outside their units.
+TEST(AnnouncementsAcceptance, ChatNoticesKeepTheirPunctuationAndOnlyABare1Acknowledges) {
+  MockGateway gw;
+  testkit::Options o;
+  o.plugins = {"announcements"};
+  o.adapter_toml = "reply_url = \"" + gw.url("/send") + "\"\n";
+  o.plugin_sections = {{"announcements", "reminder_after_hours = 0\n"}};
+  TestServer server(o);
+  const std::string body = "开会时间：20:30，地点：村委会。\n请带上身份证";
+  auto replies = server.send("13800000002", "通知：" + body);
+  ASSERT_THAT(replies.at(0), HasSubstr(body));
+  server.send("13800000002", "确认");
+  ASSERT_TRUE(gw.wait_for_accepted(2));
+  for (const auto& m : gw.messages()) EXPECT_THAT(m.text, HasSubstr(body));
+
+  EXPECT_THAT(server.send("13800000001", "1号田水渠坏了").at(0), Not(HasSubstr("已确认")));
+  const auto acked = [&] {
+    return server.count("SELECT COUNT(*) FROM core_broadcast_recipients WHERE acked_at_ms IS NOT NULL");
+  };
+  EXPECT_EQ(acked(), 0);
+  EXPECT_THAT(server.send("13800000001", "1").at(0), HasSubstr("已确认收到"));
+  EXPECT_EQ(acked(), 1);
+
+  // The admin's village-wide notice: the 一组 cadre's token may not list its recipients.
+  Api admin(server, "admin");
+  auto r =
+      admin.call("POST", "/api/v1/announcements/notices", {{"body", "全村通知"}, {"audience", {{"everyone", true}}}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  const auto id = std::to_string(r.body["notice"]["id"].get<std::int64_t>());
+  Api cadre(server, "cadre", server.count("SELECT id FROM core_persons WHERE phone = '+8613800000002'"));
+  EXPECT_EQ(cadre.call("GET", "/api/v1/announcements/notices/" + id + "/recipients").status, 403);
+  EXPECT_EQ(cadre.call("GET", "/api/v1/announcements/notices/" + id + "/acknowledgements.csv").status, 403);
+  EXPECT_EQ(cadre.call("GET", "/api/v1/announcements/notices/1/recipients").status, 200);  // her own, in 一组
+}
+
+}  // namespace
+}  // namespace villagebot
