@@ -146,17 +146,18 @@ json core_schemas() {
                       {"opted_out", integer()},
                       {"unreachable", integer()},
                       {"estimated_cost", {{"type", "number"}}}});
-  s["BroadcastInput"] = object({{"text", str()},
-                                {"kind", str()},
-                                {"audience", ref("Audience")},
-                                {"policy", {{"type", "string"}, {"enum", {"group_first", "personal_all", "sms_all", "every_channel"}}}},
-                                {"priority", {{"type", "string"}, {"enum", {"emergency", "notice", "bulk"}}}},
-                                {"essential", boolean()},
-                                {"valid_for_s", integer()},
-                                {"title", str()},
-                                {"ask_ack", boolean()},
-                                {"idempotency_key", str()}},
-                               {"text", "audience"});
+  s["BroadcastInput"] =
+      object({{"text", str()},
+              {"kind", str()},
+              {"audience", ref("Audience")},
+              {"policy", {{"type", "string"}, {"enum", {"group_first", "personal_all", "sms_all", "every_channel"}}}},
+              {"priority", {{"type", "string"}, {"enum", {"emergency", "notice", "bulk"}}}},
+              {"essential", boolean()},
+              {"valid_for_s", integer()},
+              {"title", str()},
+              {"ask_ack", boolean()},
+              {"idempotency_key", str()}},
+             {"text", "audience"});
   s["BroadcastCreated"] = object({{"id", integer()}, {"plan", ref("Plan")}});
   const json counts = {{"type", "object"}, {"additionalProperties", integer()}};
   s["BroadcastStatus"] = object({{"id", integer()},
