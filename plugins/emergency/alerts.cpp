@@ -76,7 +76,7 @@ Alerts::Alerts(Storage& storage, Messenger& messenger, Scheduler& scheduler, Dir
       directory_(directory),
       policy_(std::move(policy)) {
   std::stable_sort(policy_.steps.begin(), policy_.steps.end(),
-                   [](const Step& a, const Step& b) { return a.after_minutes < b.after_minutes; });
+                   [](const Step& a, const Step& b) { return a.after_s < b.after_s; });
   if (policy_.teams.empty()) policy_.teams.push_back(Team{"应急队", {"emergency_team"}, {}});
   load_index();
 }
@@ -245,9 +245,9 @@ void Alerts::send(Alert& a) {
 std::optional<std::int64_t> Alerts::due_ms(const Alert& a, int cycle, int step) const {
   if (policy_.steps.empty() || cycle > policy_.repeat || step >= static_cast<int>(policy_.steps.size()))
     return std::nullopt;
-  const std::int64_t cycle_ms = policy_.steps.back().after_minutes * 60000;
+  const std::int64_t cycle_ms = policy_.steps.back().after_s * 1000;
   const std::int64_t base = a.sent_at_ms > 0 ? a.sent_at_ms : a.created_at_ms;
-  return base + cycle * cycle_ms + policy_.steps[static_cast<std::size_t>(step)].after_minutes * 60000;
+  return base + cycle * cycle_ms + policy_.steps[static_cast<std::size_t>(step)].after_s * 1000;
 }
 
 void Alerts::schedule_next(const Alert& a) {

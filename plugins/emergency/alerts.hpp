@@ -40,10 +40,10 @@ struct Team {
   std::vector<std::string> units;  // org unit paths; empty: the whole village
 };
 
-// [[plugins.emergency.escalation]]: minutes after the trigger, and what to do.
+// [[plugins.emergency.escalation]]: how long after the alert was sent, and what to do.
 struct Step {
-  std::int64_t after_minutes = 0;
-  std::string action;  // resend, notify_leaders, notify_commander
+  std::int64_t after_s = 0;  // after_minutes (or after_seconds, for drills and tests) in config
+  std::string action;        // resend, notify_leaders, notify_commander
 };
 
 struct Policy {

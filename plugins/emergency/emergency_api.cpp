@@ -301,8 +301,7 @@ std::vector<Registration> register_emergency_api(RouteRegistry& routes, Alerts& 
                        {"units", t.units},
                        {"members", alerts.directory().resolve(alerts.team_audience(t.name)).size()}});
     json steps = json::array();
-    for (const auto& s : alerts.policy().steps)
-      steps.push_back({{"after_minutes", s.after_minutes}, {"action", s.action}});
+    for (const auto& s : alerts.policy().steps) steps.push_back({{"after_s", s.after_s}, {"action", s.action}});
     respond(HttpResponse::json(200, {{"teams", items},
                                      {"escalation", steps},
                                      {"repeat", alerts.policy().repeat},

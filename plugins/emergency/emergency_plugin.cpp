@@ -49,15 +49,18 @@ class EmergencyPlugin final : public Plugin {
     policy_.repeat = static_cast<int>(config.integer_or("repeat", 0, 0, 20));
     for (auto& t : config.tables("escalation")) {
       Step s;
-      s.after_minutes = t->integer("after_minutes", 1, 24 * 60).value_or(0);
+      const auto minutes = t->integer("after_minutes", 1, 24 * 60);
+      const auto seconds = t->integer("after_seconds", 1, 24 * 3600);
+      s.after_s = minutes ? *minutes * 60 : seconds.value_or(0);
       s.action = t->require_string("action");
-      if (s.after_minutes == 0) t->error("after_minutes", "is required: minutes after the alert, 1 to 1440");
+      if (s.after_s == 0 || (minutes && seconds))
+        t->error("after_minutes", "give after_minutes (1 to 1440) or after_seconds, one of them");
       if (s.action != "resend" && s.action != "notify_leaders" && s.action != "notify_commander")
         t->error("action", "must be resend, notify_leaders or notify_commander");
       policy_.steps.push_back(std::move(s));
     }
     if (!config.has("escalation"))  // the example chain
-      policy_.steps = {{3, "resend"}, {6, "notify_leaders"}, {10, "notify_commander"}};
+      policy_.steps = {{3 * 60, "resend"}, {6 * 60, "notify_leaders"}, {10 * 60, "notify_commander"}};
     for (auto& t : config.tables("teams")) {
       Team team;
       team.name = t->require_string("name");
