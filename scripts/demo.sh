@@ -33,6 +33,8 @@ villagebot demo — 演示村 (200 villagers in 60 households; who is who: confi
   Notices: as the cadre for 一组 (13800000010) send "通知 明晚7点开院坝会", then "确认";
   villagers see it with "最新通知" and answer "收到"; the central household head
   13800000030 sends "未读" to see which of his households have not answered.
+  Emergency: the commander 13800000158 sends "应急 演练 河水上涨 集合点 村委会"; team members
+  (e.g. 13800000009) answer "1" or "2"; the commander sends "点名", then "解除".
 
   Or chat in a terminal, as anyone in the village:
     ./build/villagebot chat --as 13800000001 --config ${config}

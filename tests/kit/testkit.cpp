@@ -12,6 +12,7 @@
 #include "http/http_client.hpp"
 #include "pipeline/pipeline.hpp"
 #include "runtime/job_scheduler.hpp"
+#include "runtime/tokens.hpp"
 #include "support/logging.hpp"
 #include "villagebot/crypto.hpp"
 
@@ -80,6 +81,24 @@ void TestServer::boot() {
   ro.now = options_.now;
   runtime_ = std::make_unique<runtime::Runtime>(std::move(cfg), std::move(ro));
   runtime_->start();
+}
+
+namespace {
+int next_token_number() {
+  static std::atomic<int> n{0};
+  return ++n;
+}
+}  // namespace
+
+ApiClient::ApiClient(TestServer& server, const std::string& role, std::optional<std::int64_t> person)
+    : server_(server),
+      token_(
+          server.runtime().tokens().create("test-" + role + "-" + std::to_string(next_token_number()), role, person)) {}
+
+ApiReply ApiClient::call(const std::string& method, const std::string& path, const nlohmann::json& body) {
+  auto r = server_.request(method, path, body.is_null() ? std::string() : body.dump(),
+                           {{"Authorization", "Bearer " + token_}, {"Content-Type", "application/json"}});
+  return {r.status, nlohmann::json::parse(r.body, nullptr, false), r.body + r.error};
 }
 
 void TestServer::poke_scheduler() {

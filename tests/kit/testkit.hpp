@@ -7,14 +7,19 @@
 //
 // Starts a real runtime (real SQLite file in a temp folder, real plugin .so
 // files, real HTTP on 127.0.0.1 with port 0) seeded with a small village.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "runtime/runtime.hpp"
 #include "villagebot/adapter.hpp"
@@ -84,6 +89,46 @@ class TestServer {
   std::filesystem::path dir_;
   std::unique_ptr<runtime::Runtime> runtime_;
   std::unique_ptr<HttpClient> client_;
+};
+
+// Polls until `done` holds; the limit only guards against a hang.
+template <class Pred>
+bool eventually(Pred done, std::chrono::milliseconds limit = std::chrono::seconds(15)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+// A clock a test moves (Options::now = [&clock] { return clock.now(); }), starting on
+// 2026-11-30 10:00 Beijing time: a weekday morning, outside any quiet hours.
+class ManualClock {
+ public:
+  [[nodiscard]] std::chrono::system_clock::time_point now() const {
+    return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms_.load()));
+  }
+  void advance(std::chrono::milliseconds d) { ms_ += d.count(); }
+
+ private:
+  std::atomic<std::int64_t> ms_{1'796'004'000'000};
+};
+
+// The admin and plugin APIs with a token of a role (acting for a person, when given).
+struct ApiReply {
+  int status = 0;
+  nlohmann::json body;
+  std::string raw;  // the body as received, and the transport error if any
+};
+class ApiClient {
+ public:
+  ApiClient(TestServer& server, const std::string& role, std::optional<std::int64_t> person = {});
+  ApiReply call(const std::string& method, const std::string& path, const nlohmann::json& body = nullptr);
+
+ private:
+  TestServer& server_;
+  std::string token_;
 };
 
 // A fresh temporary folder, removed by the caller.

@@ -138,6 +138,10 @@ steady::duration Dispatcher::until_token(steady::time_point now) const {
   return std::chrono::ceil<steady::duration>(std::chrono::duration<double>((1.0 - have) / per_second));
 }
 
+namespace {
+constexpr int kUrgentClaim = 4096;  // urgent rows claimed at once (a team's alert in one claim)
+}  // namespace
+
 void Dispatcher::loop() {
   bool exhausted = false;  // the last claim found fewer rows than it asked for
   steady::time_point last_claim{};
@@ -149,22 +153,26 @@ void Dispatcher::loop() {
     const bool want = buffer_.size() < buffer_cap_ / 2 && (!exhausted || due_retry || now - last_claim >= kIdlePoll);
     if (urgent_ || want) {
       const auto limit = static_cast<int>(buffer_cap_ - std::min(buffer_.size(), buffer_cap_));
-      // An urgent wake claims even with a full buffer: the claim is by priority, so the
-      // emergency is the row it takes and goes with the next token.
+      // An urgent wake claims every urgent row (emergencies and replies), however full the
+      // buffer is with notices: the buffer is ordered by priority, so they all go before any
+      // notice already claimed — a 60-member alert is not sent one row per claim.
       const bool urgent = urgent_;
       urgent_ = false;
       if (due_retry) next_due_ms_ = 0;
       lock.unlock();
       std::vector<OutboxRow> claimed;
       try {
-        if (limit > 0 || urgent)
-          claimed = storage_.write([&](Session& s) { return claim(s, id_, now_ms, std::max(limit, 1)); });
+        if (urgent)
+          claimed = storage_.write([&](Session& s) { return claim(s, id_, now_ms, kUrgentClaim, Priority::reply); });
+        else if (limit > 0)
+          claimed = storage_.write([&](Session& s) { return claim(s, id_, now_ms, limit); });
       } catch (const std::exception& e) {
         spdlog::error("dispatcher {}: cannot read the outbox: {}", id_, e.what());
       }
       lock.lock();
       last_claim = now;
-      exhausted = static_cast<int>(claimed.size()) < limit;
+      if (urgent && static_cast<int>(claimed.size()) == kUrgentClaim) urgent_ = true;  // more of them: again
+      if (!urgent) exhausted = static_cast<int>(claimed.size()) < limit;
       for (auto& r : claimed) buffer_.insert(std::move(r));
       continue;
     }

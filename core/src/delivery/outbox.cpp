@@ -26,13 +26,15 @@ std::string idempotency_key_of(const OutboxRow& row) {
   return "vb-" + std::to_string(row.id) + "-" + std::to_string(row.created_at_ms);
 }
 
-std::vector<OutboxRow> claim(Session& s, const std::string& adapter_id, std::int64_t now_ms, int limit) {
+std::vector<OutboxRow> claim(Session& s, const std::string& adapter_id, std::int64_t now_ms, int limit,
+                             Priority up_to) {
   std::vector<OutboxRow> rows;
   for (const Row& r : s.query(
            "SELECT id, COALESCE(broadcast_id, 0), channel, address, COALESCE(person_id, 0), text, priority, essential, "
            "sms, segments, idempotency_key, attempts, expires_at_ms, created_at_ms FROM core_outbox "
-           "WHERE adapter_id = ? AND status = 'queued' AND not_before_ms <= ? ORDER BY priority, id LIMIT ?",
-           {adapter_id, now_ms, static_cast<std::int64_t>(limit)})) {
+           "WHERE adapter_id = ? AND status = 'queued' AND not_before_ms <= ? AND priority <= ? ORDER BY priority, id "
+           "LIMIT ?",
+           {adapter_id, now_ms, static_cast<std::int64_t>(up_to), static_cast<std::int64_t>(limit)})) {
     OutboxRow o;
     o.id = r.integer(0);
     o.broadcast_id = r.integer(1);

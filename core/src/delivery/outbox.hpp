@@ -45,7 +45,9 @@ std::string idempotency_key_of(const OutboxRow& row);
 // first (priority, then age), marking them sending. The attempt is counted
 // when its outcome is written, so a row claimed and put back (stop, crash,
 // quiet hours) keeps its count.
-std::vector<OutboxRow> claim(Session& session, const std::string& adapter_id, std::int64_t now_ms, int limit);
+// `up_to`: only rows of this priority or more urgent.
+std::vector<OutboxRow> claim(Session& session, const std::string& adapter_id, std::int64_t now_ms, int limit,
+                             Priority up_to = Priority::bulk);
 
 // At start: rows a crash left in sending go back to queued. Returns how many.
 std::int64_t requeue_in_flight(Session& session);

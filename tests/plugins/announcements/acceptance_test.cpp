@@ -29,39 +29,11 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using testkit::eventually;
 using testkit::MockGateway;
 using testkit::TestServer;
-
-template <class Pred>
-bool eventually(Pred done, std::chrono::milliseconds limit = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
-
-struct Reply {
-  int status = 0;
-  json body;
-  std::string raw;
-};
-
-class Api {
- public:
-  Api(TestServer& server, const std::string& role, std::optional<std::int64_t> person = {})
-      : server_(server), token_(server.runtime().tokens().create("t-" + role, role, person)) {}
-  Reply call(const std::string& method, const std::string& path, const json& body = nullptr) {
-    auto r = server_.request(method, path, body.is_null() ? std::string() : body.dump(),
-                             {{"Authorization", "Bearer " + token_}, {"Content-Type", "application/json"}});
-    return {r.status, json::parse(r.body, nullptr, false), r.body + r.error};
-  }
-
- private:
-  TestServer& server_;
-  std::string token_;
-};
+using Api = testkit::ApiClient;
+using Clock = testkit::ManualClock;
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
@@ -167,19 +139,6 @@ TEST(AnnouncementsAcceptance, GroupFirstNoticeToYiZuOnTheDemoDirectory) {
 // ---------------------------------------------------------------------------
 // The reminder: once, at the configured time (the test's clock), by SMS, only
 // to those who have not acknowledged; not again after a restart.
-
-class Clock {
- public:
-  // 2026-11-30 10:00 Beijing time: outside any quiet hours.
-  Clock() : ms_(1'796'004'000'000) {}
-  std::chrono::system_clock::time_point now() const {
-    return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms_.load()));
-  }
-  void advance(std::chrono::milliseconds d) { ms_ += d.count(); }
-
- private:
-  std::atomic<std::int64_t> ms_;
-};
 
 TEST(AnnouncementsAcceptance, ReminderGoesOnceAtItsTimeOnlyToThoseWhoHaveNotAcknowledged) {
   MockGateway gw;

@@ -28,51 +28,11 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using testkit::eventually;
 using testkit::MockGateway;
 using testkit::TestServer;
-
-template <class Pred>
-bool eventually(Pred done, std::chrono::milliseconds limit = 15s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
-
-struct ApiReply {
-  int status = 0;
-  json body;
-  std::string raw;
-};
-
-class Api {
- public:
-  Api(TestServer& server, const std::string& role, std::optional<std::int64_t> person = {})
-      : server_(server), token_(server.runtime().tokens().create("t-" + role, role, person)) {}
-  ApiReply call(const std::string& method, const std::string& path, const json& body = nullptr) {
-    auto r = server_.request(method, path, body.is_null() ? std::string() : body.dump(),
-                             {{"Authorization", "Bearer " + token_}, {"Content-Type", "application/json"}});
-    return {r.status, json::parse(r.body, nullptr, false), r.body + r.error};
-  }
-
- private:
-  TestServer& server_;
-  std::string token_;
-};
-
-class Clock {
- public:
-  Clock() : ms_(1'796'004'000'000) {}  // 2026-11-30 10:00 Beijing time
-  std::chrono::system_clock::time_point now() const {
-    return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms_.load()));
-  }
-  void advance(std::chrono::milliseconds d) { ms_ += d.count(); }
-
- private:
-  std::atomic<std::int64_t> ms_;
-};
+using Api = testkit::ApiClient;
+using Clock = testkit::ManualClock;
 
 constexpr const char* kHeader = "户号,户主,姓名,手机,村民小组,角色,企业微信,钉钉,飞书,telegram,语言,中心户,负责\n";
 
