@@ -1,0 +1,209 @@
+// The opinions plugin (决策共谋), part 1: opinion tickets. 意见/建议/反映 [匿名] <text>,
+// 我的意见, 进度 <number>, 满意/不满意 from villagers; 答复 <number> <text> from handlers;
+// the SLA escalation job; the REST API (opinions_api). Polls and the 四议两公开 workflow
+// follow (issue 8).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "opinions_api.hpp"
+#include "tickets.hpp"
+#include "villagebot/abi.hpp"
+#include "villagebot/text.hpp"
+
+namespace villagebot::opinions {
+namespace {
+
+using nlohmann::json;
+
+std::int64_t utc_offset_s(const std::string& zone) {
+  if (zone == "UTC" || zone == "Etc/UTC") return 0;
+  if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':') {
+    const int h = (zone[1] - '0') * 10 + (zone[2] - '0');
+    const int m = (zone[4] - '0') * 10 + (zone[5] - '0');
+    const std::int64_t s = h * 3600 + m * 60;
+    return zone[0] == '-' ? -s : s;
+  }
+  return 8 * 3600;
+}
+
+const char* status_zh(const Ticket& t) {
+  if (t.status == "open") return t.level > 0 ? "已逾期转上级处理" : "处理中";
+  return "已答复";
+}
+
+class OpinionsPlugin final : public Plugin {
+ public:
+  void configure(ConfigSection& config) override {
+    options_ = TicketsOptions{};
+    options_.default_sla_hours = config.integer_or("default_sla_hours", 72, 1, 24 * 90);
+    for (auto& t : config.tables("categories")) {
+      Category c;
+      c.name = t->require_string("name");
+      if (auto k = t->strings("keywords")) c.keywords = *k;
+      c.sla_hours = t->integer_or("sla_hours", options_.default_sla_hours, 1, 24 * 90);
+      for (const auto& other : options_.categories)
+        if (other.name == c.name) t->error("name", "'" + c.name + "' is used by another category");
+      options_.categories.push_back(std::move(c));
+    }
+  }
+
+  void start(PluginContext& ctx) override {
+    ctx.storage().migrate("opinions", Tickets::migrations());
+    options_.utc_offset_s = utc_offset_s(ctx.village().timezone);
+    tickets_ = std::make_unique<Tickets>(ctx.storage(), ctx.messenger(), ctx.scheduler(), ctx.directory(), options_);
+    regs_.push_back(ctx.scheduler().handle("opinions.sla", [this](const json& p) {
+      tickets_->escalate(p.value("ticket_id", std::int64_t{0}), p.value("level", 0));
+    }));
+    regs_.push_back(ctx.commands().add({"opinions.file",
+                                        {"意见", "建议", "反映", "suggest"},
+                                        {},
+                                        {},
+                                        {"意见/建议/反映 [匿名] <内容> — 向负责的干部反映，有编号、有答复",
+                                         "suggest [anonymous] <text> — an opinion, "
+                                         "numbered and answered"},
+                                        [this](const CommandRequest& req) { return file(req); }}));
+    regs_.push_back(ctx.commands().add({"opinions.mine",
+                                        {"我的意见", "mine"},
+                                        {},
+                                        {},
+                                        {"我的意见 — 您提过的意见和处理情况", "mine — your opinions and their status"},
+                                        [this](const CommandRequest& req) { return mine(req); }}));
+    regs_.push_back(ctx.commands().add({"opinions.progress",
+                                        {"进度", "progress"},
+                                        {},
+                                        {},
+                                        {"进度 <编号> — 一条意见的处理进度", "progress <number> — where an opinion is"},
+                                        [this](const CommandRequest& req) { return progress(req); }}));
+    regs_.push_back(ctx.commands().add(
+        {"opinions.answer",
+         {"答复", "answer"},
+         {},
+         {std::string(role::kCadre), std::string(role::kGroupLeader), std::string(role::kCentralHouseholdHead)},
+         {"答复 <编号> <内容> — 答复交给您的村民意见", "answer <number> <text> — answer an opinion assigned to you"},
+         [this](const CommandRequest& req) { return answer(req); }}));
+    regs_.push_back(ctx.commands().add({"opinions.rate",
+                                        {"满意", "不满意"},
+                                        {},
+                                        {},
+                                        {"满意/不满意 [编号] — 评价对您意见的答复", "满意/不满意 — rate the answer"},
+                                        [this](const CommandRequest& req) { return rate(req); }}));
+    for (auto& r : register_opinions_api(ctx.routes(), *tickets_)) regs_.push_back(std::move(r));
+  }
+
+  void stop() override { regs_.clear(); }
+
+ private:
+  Replies file(const CommandRequest& req) {
+    const bool en = req.lang == Lang::en;
+    std::string body = req.message.text;
+    // As written (punctuation kept): what follows the keyword, and 匿名 when it comes first.
+    if (const auto at = body.find(req.keyword); at != std::string::npos && !req.keyword.empty())
+      body = body.substr(at + req.keyword.size());
+    else
+      body = req.rest;
+    body = text::trim(body);
+    for (const char* sep : {"：", ":", "，", ","})
+      if (body.starts_with(sep)) body = text::trim(body.substr(std::string(sep).size()));
+    bool anonymous = false;
+    for (const char* word : {"匿名", "anonymous"})
+      if (body.starts_with(word)) {
+        anonymous = true;
+        body = text::trim(body.substr(std::string(word).size()));
+        for (const char* sep : {"：", ":", "，", ","})
+          if (body.starts_with(sep)) body = text::trim(body.substr(std::string(sep).size()));
+      }
+    if (body.empty())
+      return {Reply{en ? "Usage: suggest [anonymous] <text>"
+                       : "用法：" + req.keyword + " [匿名] <内容>，例如：意见 村口路灯坏了，晚上看不见路"}};
+    const std::string kind = req.keyword == "建议" || req.keyword == "反映" ? req.keyword : "意见";
+    try {
+      const Ticket t = tickets_->file(req.sender, kind, body, anonymous);
+      std::string who = "村委会";
+      if (auto p = tickets_->directory().person(t.assignee_person_id)) who = p->name;
+      if (en)
+        return {Reply{"Received: " + t.number + " (" + t.category + ")" + (anonymous ? ", anonymous" : "") +
+                      ". Passed to " + who + "; answer due by " + tickets_->local_time(t.sla_due_ms) +
+                      ". Send \"progress " + t.number + "\" to follow it."}};
+      return {Reply{"已收到您的" + kind + "，编号 " + t.number + "（" + t.category + "）" +
+                    (anonymous ? "，已匿名处理" : "") + "。已转给" + who + "，" + tickets_->local_time(t.sla_due_ms) +
+                    " 前答复。发送「进度 " + t.number + "」查看。"}};
+    } catch (const TicketError& e) {
+      return {Reply{e.in(req.lang)}};
+    }
+  }
+
+  Replies mine(const CommandRequest& req) {
+    const auto list = tickets_->of_person(req.sender.id, 5);
+    if (list.empty())
+      return {Reply{req.lang == Lang::en ? "You have not sent any opinions yet." : "您还没有提过意见。"}};
+    std::string out = req.lang == Lang::en ? "Your opinions:" : "您的意见：";
+    for (const auto& t : list) {
+      const std::u32string u = text::to_u32(t.text);
+      out += "\n" + t.number + " " + (u.size() > 20 ? text::to_utf8(u.substr(0, 20)) + "…" : t.text) + " — " +
+             status_zh(t) +
+             (t.rating == "satisfied"     ? "（满意）"
+              : t.rating == "unsatisfied" ? "（不满意）"
+                                          : "");
+    }
+    return {Reply{out}};
+  }
+
+  Replies progress(const CommandRequest& req) {
+    if (req.args.empty()) return mine(req);
+    auto t = tickets_->by_number(req.args[0]);
+    // Only the sender and the person handling it see a ticket here.
+    if (!t || (t->person_id != req.sender.id && t->assignee_person_id != req.sender.id))
+      return {Reply{req.lang == Lang::en ? "No opinion " + req.args[0] + " of yours."
+                                         : "没有找到您的意见 " + req.args[0] + "。"}};
+    std::string out = t->number + "（" + t->category + "）：" + status_zh(*t) + "。提交于 " +
+                      tickets_->local_time(t->created_at_ms) + "。";
+    if (t->status == "answered")
+      out += "\n答复（" + t->answered_by + "，" + tickets_->local_time(t->answered_at_ms) + "）：" + t->answer;
+    else
+      out += "答复期限 " + tickets_->local_time(t->sla_due_ms) + "。";
+    return {Reply{out}};
+  }
+
+  Replies answer(const CommandRequest& req) {
+    const bool en = req.lang == Lang::en;
+    if (req.args.size() < 2)
+      return {
+          Reply{en ? "Usage: answer <number> <text>" : "用法：答复 <编号> <内容>，例如：答复 YJ-2026-0001 路灯已修好"}};
+    std::string body = req.message.text;
+    const auto at = body.find(req.args[0]);
+    body = at == std::string::npos ? req.rest.substr(req.rest.find(req.args[0]) + req.args[0].size())
+                                   : body.substr(at + req.args[0].size());
+    const bool any = req.sender.has_role(role::kCadre) || req.sender.has_role(role::kAdmin);
+    try {
+      const Ticket t = tickets_->answer(req.args[0], req.sender, body, any);
+      return {Reply{en ? "Answered " + t.number + "; the villager has been told."
+                       : "已答复 " + t.number + "，已通知提意见的村民。"}};
+    } catch (const TicketError& e) {
+      return {Reply{e.in(req.lang)}};
+    }
+  }
+
+  Replies rate(const CommandRequest& req) {
+    const bool satisfied = req.keyword == "满意";
+    try {
+      const Ticket t = tickets_->rate(req.sender, req.args.empty() ? "" : req.args[0], satisfied);
+      return {Reply{req.lang == Lang::en
+                        ? "Thank you for rating " + t.number + "."
+                        : "谢谢您的评价（" + t.number + "：" + (satisfied ? "满意" : "不满意") + "）。"}};
+    } catch (const TicketError& e) {
+      return {Reply{e.in(req.lang)}};
+    }
+  }
+
+  TicketsOptions options_;
+  std::unique_ptr<Tickets> tickets_;
+  std::vector<Registration> regs_;
+};
+
+}  // namespace
+}  // namespace villagebot::opinions
+
+VILLAGEBOT_PLUGIN(villagebot::opinions::OpinionsPlugin, "opinions", "0.1.0")
