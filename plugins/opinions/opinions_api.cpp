@@ -1,6 +1,8 @@
 #include "opinions_api.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -66,7 +68,7 @@ constexpr const char* kTicketSchema =
 
 }  // namespace
 
-std::vector<Registration> register_opinions_api(RouteRegistry& routes, Tickets& tickets) {
+std::vector<Registration> register_opinions_api(RouteRegistry& routes, Tickets& tickets, Polls& polls) {
   std::vector<Registration> regs;
   auto add = [&](RouteSpec spec) {
     spec.tag = "opinions";
@@ -176,6 +178,129 @@ std::vector<Registration> register_opinions_api(RouteRegistry& routes, Tickets& 
     respond(HttpResponse::json(200, tickets.satisfaction()));
   };
   add(std::move(satisfaction));
+
+  RouteSpec create;
+  create.method = "POST";
+  create.path = "polls";
+  create.roles = {"cadre"};
+  create.summary = "Create a poll: announced to its audience as a notice, closed at the deadline with the results";
+  create.request_schema =
+      R"json({"type":"object","required":["question","options","audience","deadline"],"properties":{"question":{"type":"string"},"options":{"type":"array","items":{"type":"string"},"minItems":2,"maxItems":9},"audience":{"type":"object"},"per_household":{"type":"boolean","description":"one vote per household (default true), else per person"},"anonymous":{"type":"boolean"},"deadline":{"type":"integer","description":"unix ms"}}})json";
+  create.success_status = 201;
+  create.handler = [&polls](const HttpRequest& req, const Responder& respond) {
+    const json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object()) return respond(HttpResponse::error(400, "bad_request", "the body must be a JSON object"));
+    PollRequest r;
+    try {
+      for (const auto& [key, value] : body.items())
+        if (key != "question" && key != "options" && key != "audience" && key != "per_household" &&
+            key != "anonymous" && key != "deadline")
+          throw TicketError("invalid", "unknown field '" + key + "'");
+      if (!body.contains("question") || !body["question"].is_string())
+        throw TicketError("invalid", "question must be a string");
+      r.question = body["question"].get<std::string>();
+      if (!body.contains("options") || !body["options"].is_array())
+        throw TicketError("invalid", "options must be an array of strings");
+      for (const auto& o : body["options"]) {
+        if (!o.is_string()) throw TicketError("invalid", "options must be an array of strings");
+        r.options.push_back(o.get<std::string>());
+      }
+      if (!body.contains("audience")) throw TicketError("invalid", "audience is required");
+      try {
+        r.audience = audience_from_json(body["audience"]);
+      } catch (const std::exception& e) {
+        throw TicketError("invalid", std::string("audience: ") + e.what());
+      }
+      if (!body.contains("deadline") || !body["deadline"].is_number_integer())
+        throw TicketError("invalid", "deadline must be unix milliseconds");
+      r.deadline_ms = body["deadline"].get<std::int64_t>();
+      for (const char* flag : {"per_household", "anonymous"})
+        if (body.contains(flag)) {
+          if (!body[flag].is_boolean()) throw TicketError("invalid", std::string(flag) + " must be a boolean");
+          (std::string_view(flag) == "per_household" ? r.per_household : r.anonymous) = body[flag].get<bool>();
+        }
+      r.created_by = req.principal;
+      const Poll p = polls.create(std::move(r));
+      respond(HttpResponse::json(201, {{"code", p.code}, {"id", p.id}, {"results", polls.results(p.id)}}));
+    } catch (const TicketError& e) {
+      respond(refused(e));
+    }
+  };
+  add(std::move(create));
+
+  RouteSpec poll_list;
+  poll_list.method = "GET";
+  poll_list.path = "polls";
+  poll_list.roles = readers;
+  poll_list.summary = "Polls, newest first";
+  poll_list.handler = [&polls](const HttpRequest&, const Responder& respond) {
+    json items = json::array();
+    for (const auto& p : polls.list(100))
+      items.push_back({{"code", p.code},
+                       {"question", p.question},
+                       {"options", p.options},
+                       {"per_household", p.per_household},
+                       {"anonymous", p.anonymous},
+                       {"deadline_ms", p.deadline_ms},
+                       {"status", p.status},
+                       {"created_by", p.created_by}});
+    respond(HttpResponse::json(200, {{"items", items}}));
+  };
+  add(std::move(poll_list));
+
+  RouteSpec results;
+  results.method = "GET";
+  results.path = "polls/{code}/results";
+  results.roles = readers;
+  results.summary = "Counts per option, voters, eligible, turnout overall and by org unit (live until the close)";
+  results.handler = [&polls](const HttpRequest& req, const Responder& respond) {
+    const auto p = polls.by_code(req.path_param("code"));
+    if (!p) return respond(HttpResponse::error(404, "not_found", "no such poll"));
+    respond(
+        HttpResponse::json(200, p->status == "closed" && p->results.is_object() ? p->results : polls.results(p->id)));
+  };
+  add(std::move(results));
+
+  RouteSpec results_csv;
+  results_csv.method = "GET";
+  results_csv.path = "polls/{code}/results.csv";
+  results_csv.roles = readers;
+  results_csv.summary = "The results as CSV: 选项,票数 then 组,应投,已投,参与率";
+  results_csv.response_content_type = "text/csv; charset=utf-8";
+  results_csv.handler = [&polls](const HttpRequest& req, const Responder& respond) {
+    const auto p = polls.by_code(req.path_param("code"));
+    if (!p) return respond(HttpResponse::error(404, "not_found", "no such poll"));
+    const json r = p->status == "closed" && p->results.is_object() ? p->results : polls.results(p->id);
+    std::string out = "\xEF\xBB\xBF序号,选项,票数\r\n";
+    for (const auto& o : r["options"])
+      out += std::to_string(o["n"].get<int>()) + "," + cell(o["text"].get<std::string>()) + "," +
+             std::to_string(o["votes"].get<std::int64_t>()) + "\r\n";
+    out += "\r\n组,应投,已投,参与率\r\n";
+    for (const auto& u : r["by_unit"]) {
+      char rate[16];
+      std::snprintf(rate, sizeof rate, "%.1f%%", u["turnout"].get<double>() * 100);
+      out += cell(u["unit"].get<std::string>()) + "," + std::to_string(u["eligible"].get<std::int64_t>()) + "," +
+             std::to_string(u["voted"].get<std::int64_t>()) + "," + rate + "\r\n";
+    }
+    auto res = HttpResponse::text(200, std::move(out), "text/csv; charset=utf-8");
+    res.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + p->code + "-results.csv\"");
+    respond(std::move(res));
+  };
+  add(std::move(results_csv));
+
+  RouteSpec close;
+  close.method = "POST";
+  close.path = "polls/{code}/close";
+  close.roles = {"cadre"};
+  close.summary = "Close a poll now: the results are stored and published as a notice";
+  close.handler = [&polls](const HttpRequest& req, const Responder& respond) {
+    const auto p = polls.by_code(req.path_param("code"));
+    if (!p) return respond(HttpResponse::error(404, "not_found", "no such poll"));
+    if (p->status == "closed") return respond(HttpResponse::error(409, "conflict", "the poll is closed already"));
+    polls.close(p->id);
+    respond(HttpResponse::json(200, polls.by_code(p->code)->results));
+  };
+  add(std::move(close));
   return regs;
 }
 

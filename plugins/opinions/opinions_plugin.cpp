@@ -1,7 +1,7 @@
-// The opinions plugin (决策共谋), part 1: opinion tickets. 意见/建议/反映 [匿名] <text>,
-// 我的意见, 进度 <number>, 满意/不满意 from villagers; 答复 <number> <text> from handlers;
-// the SLA escalation job; the REST API (opinions_api). Polls and the 四议两公开 workflow
-// follow (issue 8).
+// The opinions plugin (决策共谋): opinion tickets (意见/建议/反映 [匿名] <text>, 我的意见,
+// 进度 <number>, 满意/不满意; 答复 <number> <text> from handlers; the SLA escalation job) and
+// polls (投票 <code> <n>, or a bare number while a poll is open for the voter; the close job);
+// the REST API (opinions_api). The 四议两公开 workflow follows (issue 8).
 #include <memory>
 #include <string>
 #include <vector>
@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "opinions_api.hpp"
+#include "polls.hpp"
 #include "tickets.hpp"
 #include "villagebot/abi.hpp"
 #include "villagebot/text.hpp"
@@ -90,7 +91,27 @@ class OpinionsPlugin final : public Plugin {
                                         {},
                                         {"满意/不满意 [编号] — 评价对您意见的答复", "满意/不满意 — rate the answer"},
                                         [this](const CommandRequest& req) { return rate(req); }}));
-    for (auto& r : register_opinions_api(ctx.routes(), *tickets_)) regs_.push_back(std::move(r));
+    polls_ =
+        std::make_unique<Polls>(ctx.storage(), ctx.scheduler(), ctx.directory(), ctx.events(), options_.utc_offset_s);
+    regs_.push_back(ctx.scheduler().handle(
+        "opinions.poll_close", [this](const json& p) { polls_->close(p.value("poll_id", std::int64_t{0})); }));
+    regs_.push_back(ctx.commands().add({"opinions.vote",
+                                        {"投票", "vote"},
+                                        {},
+                                        {},
+                                        {"投票 <编号> <序号> — 参加投票（也可直接回复序号）", "vote <poll> <n> — vote"},
+                                        [this](const CommandRequest& req) { return vote(req); }}));
+    // A bare number answers the voter's open poll.
+    regs_.push_back(ctx.commands().intercept([this](const CommandRequest& req) -> std::optional<Replies> {
+      const std::string t = text::trim(req.text);
+      if (t.size() != 1 || t[0] < '1' || t[0] > '9') return std::nullopt;
+      const auto poll = polls_->open_poll_of(req.sender.id);
+      if (!poll) return std::nullopt;
+      const auto p = polls_->get(*poll);
+      if (!p) return std::nullopt;
+      return cast(req, p->code, t[0] - '0');
+    }));
+    for (auto& r : register_opinions_api(ctx.routes(), *tickets_, *polls_)) regs_.push_back(std::move(r));
   }
 
   void stop() override { regs_.clear(); }
@@ -198,8 +219,31 @@ class OpinionsPlugin final : public Plugin {
     }
   }
 
+  Replies vote(const CommandRequest& req) {
+    if (req.args.size() != 2 || req.args[1].size() != 1 || req.args[1][0] < '1' || req.args[1][0] > '9')
+      return {Reply{req.lang == Lang::en ? "Usage: vote <poll> <number>, e.g. vote P1 2"
+                                         : "用法：投票 <编号> <序号>，例如：投票 P1 2"}};
+    return cast(req, req.args[0], req.args[1][0] - '0');
+  }
+
+  Replies cast(const CommandRequest& req, const std::string& code, int option) {
+    try {
+      const Poll p = polls_->vote(code, req.sender, option);
+      if (req.lang == Lang::en)
+        return {Reply{"Vote recorded for " + p.code + ": " + std::to_string(option) + ". " +
+                      p.options[static_cast<std::size_t>(option - 1)] + ". You may change it until " +
+                      polls_->local_time(p.deadline_ms) + "."}};
+      return {Reply{"已投票（" + p.code + "）：" + std::to_string(option) + ". " +
+                    p.options[static_cast<std::size_t>(option - 1)] + "。" + polls_->local_time(p.deadline_ms) +
+                    " 前可以改投，以最后一次为准。"}};
+    } catch (const TicketError& e) {
+      return {Reply{e.in(req.lang)}};
+    }
+  }
+
   TicketsOptions options_;
   std::unique_ptr<Tickets> tickets_;
+  std::unique_ptr<Polls> polls_;
   std::vector<Registration> regs_;
 };
 

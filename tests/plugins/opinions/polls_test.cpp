@@ -1,0 +1,199 @@
+// Polls (issue 8, part 2) as voters and cadres notice them: announced as a notice; a bare
+// number answers the open poll; one vote per household holds under 100 concurrent votes from
+// one household; the latest vote counts; results and turnout by group are right; at the
+// deadline the results are published, and later votes are refused.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mock_gateway.hpp"
+#include "testkit.hpp"
+
+namespace villagebot {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testkit::eventually;
+using testkit::MockGateway;
+using testkit::TestServer;
+using Api = testkit::ApiClient;
+using Clock = testkit::ManualClock;
+
+// 一组: H1 (three people), H2 (two); 二组: H3 (one); the cadre's household H9 is in 三组,
+// outside the poll's audience (一组 and 二组).
+constexpr const char* kVillage =
+    "户号,户主,姓名,手机,村民小组,角色\n"
+    "H1,赵一,赵一,13500000011,一组,村民\n"
+    "H1,赵一,赵二,13500000012,一组,村民\n"
+    "H1,赵一,赵三,13500000013,一组,村民\n"
+    "H2,钱一,钱一,13500000021,一组,村民\n"
+    "H2,钱一,钱二,13500000022,一组,村民\n"
+    "H3,孙一,孙一,13500000031,二组,村民\n"
+    "H9,李书记,李书记,13500000091,三组,村干部\n";
+
+class Polls : public ::testing::Test {
+ protected:
+  Polls() {
+    testkit::Options o;
+    o.plugins = {"opinions", "announcements"};
+    o.now = [this] { return clock_.now(); };
+    o.people_csv = kVillage;
+    o.adapter_toml = "reply_url = \"" + gw_.url("/send") + "\"\n";
+    o.plugin_sections = {{"announcements", "reminder_after_hours = 0\n"}};
+    server_ = std::make_unique<TestServer>(o);
+  }
+  std::int64_t unit(const std::string& path) {
+    return server_->count("SELECT id FROM core_org_units WHERE path = '" + path + "'");
+  }
+  json create(bool per_household = true) {
+    Api cadre(*server_, "cadre");
+    const auto deadline =
+        std::chrono::duration_cast<std::chrono::milliseconds>((clock_.now() + 24h).time_since_epoch()).count();
+    auto r = cadre.call("POST", "/api/v1/opinions/polls",
+                        {{"question", "村道硬化方案选哪个？"},
+                         {"options", {"水泥路", "柏油路", "暂缓"}},
+                         {"audience", {{"org_units", {unit("一组"), unit("二组")}}}},
+                         {"per_household", per_household},
+                         {"deadline", deadline}});
+    EXPECT_EQ(r.status, 201) << r.raw;
+    return r.body;
+  }
+  json results(const std::string& code) {
+    Api cadre(*server_, "cadre");
+    auto r = cadre.call("GET", "/api/v1/opinions/polls/" + code + "/results");
+    EXPECT_EQ(r.status, 200) << r.raw;
+    return r.body;
+  }
+
+  MockGateway gw_;
+  Clock clock_;
+  std::unique_ptr<TestServer> server_;
+};
+
+TEST_F(Polls, OneVotePerHouseholdUnderConcurrencyAndTurnoutByGroup) {
+  const json created = create();
+  const std::string code = created["code"];
+  EXPECT_EQ(code, "P1");
+  // Announced to the six voters (not to the cadre in 三组).
+  ASSERT_TRUE(gw_.wait_for_accepted(6));
+  for (const auto& m : gw_.messages()) EXPECT_THAT(m.text, HasSubstr("村道硬化方案"));
+  EXPECT_EQ(gw_.accepted_for("+8613500000091"), 0u);
+
+  // 100 votes at once from the three members of H1, options 1 and 2 mixed.
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 10; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i)
+        server_->send("1350000001" + std::to_string(1 + (t + i) % 3),
+                      "投票 " + code + " " + std::to_string(1 + (i % 2)));
+    });
+  for (auto& th : threads) th.join();
+  json r = results(code);
+  EXPECT_EQ(r["voters"], 1) << r.dump();
+  EXPECT_EQ(r["options"][0]["votes"].get<int>() + r["options"][1]["votes"].get<int>(), 1) << r.dump();
+  // The latest vote of the household counts.
+  EXPECT_THAT(server_->send("13500000011", "3").at(0), HasSubstr("暂缓"));
+  r = results(code);
+  EXPECT_EQ(r["options"][2]["votes"], 1) << r.dump();
+  EXPECT_EQ(r["voters"], 1) << r.dump();
+  // H2 by a bare number, H3 by the command; the cadre outside the audience is refused.
+  EXPECT_THAT(server_->send("13500000022", "1").at(0), HasSubstr("水泥路"));
+  EXPECT_THAT(server_->send("13500000031", "投票 p1 1").at(0), HasSubstr("已投票"));
+  EXPECT_THAT(server_->send("13500000091", "投票 P1 1").at(0), HasSubstr("不在"));
+  EXPECT_THAT(server_->send("13500000022", "投票 P1 7").at(0), HasSubstr("1 到 3"));
+  r = results(code);
+  EXPECT_EQ(r["options"][0]["votes"], 2) << r.dump();
+  EXPECT_EQ(r["options"][1]["votes"], 0) << r.dump();
+  EXPECT_EQ(r["options"][2]["votes"], 1) << r.dump();
+  EXPECT_EQ(r["voters"], 3);
+  EXPECT_EQ(r["eligible"], 3);
+  for (const auto& u : r["by_unit"]) {
+    if (u["unit"] == "一组") {
+      EXPECT_EQ(u["eligible"], 2) << r.dump();
+      EXPECT_EQ(u["voted"], 2) << r.dump();
+    } else {
+      EXPECT_EQ(u["unit"], "二组") << r.dump();
+      EXPECT_EQ(u["eligible"], 1) << r.dump();
+      EXPECT_EQ(u["voted"], 1) << r.dump();
+    }
+  }
+  EXPECT_EQ(r["by_unit"].size(), 2u) << r.dump();
+}
+
+TEST_F(Polls, ResultsArePublishedAtTheDeadlineAndLaterVotesRefused) {
+  const std::string code = create(false)["code"];
+  ASSERT_TRUE(gw_.wait_for_accepted(6));
+  server_->send("13500000011", "2");
+  server_->send("13500000012", "2");
+  server_->send("13500000031", "1");
+  clock_.advance(24h + 1s);
+  server_->poke_scheduler();
+  ASSERT_TRUE(eventually([&] {
+    for (const auto& m : gw_.messages())
+      if (m.text.find("投票结果") != std::string::npos) return true;
+    return false;
+  }));
+  std::this_thread::sleep_for(300ms);
+  int published = 0;
+  for (const auto& m : gw_.messages())
+    if (m.text.find("投票结果") != std::string::npos) {
+      ++published;
+      EXPECT_THAT(m.text, HasSubstr("柏油路：2 票"));
+      EXPECT_THAT(m.text, HasSubstr("水泥路：1 票"));
+      EXPECT_THAT(m.text, HasSubstr("共 3 人参加"));  // per person: 3 of 6
+      EXPECT_THAT(m.text, HasSubstr("50%"));
+    }
+  EXPECT_EQ(published, 6);
+  const json r = results(code);
+  EXPECT_EQ(r["closed"], true);
+  EXPECT_THAT(server_->send("13500000021", "投票 P1 1").at(0), HasSubstr("已截止"));
+  // A bare number after the close is no longer a vote.
+  EXPECT_THAT(server_->send("13500000021", "1").at(0), Not(HasSubstr("已投票")));
+  Api cadre(*server_, "cadre");
+  EXPECT_EQ(cadre.call("POST", "/api/v1/opinions/polls/P1/close").status, 409);
+  auto csv = cadre.call("GET", "/api/v1/opinions/polls/P1/results.csv");
+  EXPECT_THAT(csv.raw, HasSubstr("2,柏油路,2\r\n"));
+}
+
+TEST_F(Polls, BadPollsAreRefused) {
+  Api cadre(*server_, "cadre");
+  const auto later =
+      std::chrono::duration_cast<std::chrono::milliseconds>((clock_.now() + 1h).time_since_epoch()).count();
+  const json audience = {{"everyone", true}};
+  EXPECT_EQ(cadre
+                .call("POST", "/api/v1/opinions/polls",
+                      {{"question", "?"}, {"options", {"只有一个"}}, {"audience", audience}, {"deadline", later}})
+                .status,
+            422);
+  EXPECT_EQ(cadre
+                .call("POST", "/api/v1/opinions/polls",
+                      {{"question", "q"}, {"options", {"a", "b"}}, {"audience", audience}, {"deadline", 1}})
+                .status,
+            422);
+  EXPECT_EQ(cadre
+                .call("POST", "/api/v1/opinions/polls",
+                      {{"question", "q"}, {"options", {"a", "b"}}, {"audience", json::object()}, {"deadline", later}})
+                .status,
+            422);
+  EXPECT_EQ(cadre.call("POST", "/api/v1/opinions/polls", "[]").status, 400);
+  Api villager(*server_, "villager");
+  EXPECT_EQ(villager
+                .call("POST", "/api/v1/opinions/polls",
+                      {{"question", "q"}, {"options", {"a", "b"}}, {"audience", audience}, {"deadline", later}})
+                .status,
+            403);
+  EXPECT_EQ(server_->count("SELECT COUNT(*) FROM op_polls"), 0);
+  EXPECT_THAT(server_->send("13500000011", "投票 P9 1").at(0), HasSubstr("没有投票"));
+}
+
+}  // namespace
+}  // namespace villagebot
