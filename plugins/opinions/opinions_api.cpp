@@ -68,7 +68,8 @@ constexpr const char* kTicketSchema =
 
 }  // namespace
 
-std::vector<Registration> register_opinions_api(RouteRegistry& routes, Tickets& tickets, Polls& polls) {
+std::vector<Registration> register_opinions_api(RouteRegistry& routes, Tickets& tickets, Polls& polls,
+                                                Proposals& proposals) {
   std::vector<Registration> regs;
   auto add = [&](RouteSpec spec) {
     spec.tag = "opinions";
@@ -301,6 +302,119 @@ std::vector<Registration> register_opinions_api(RouteRegistry& routes, Tickets& 
     respond(HttpResponse::json(200, polls.by_code(p->code)->results));
   };
   add(std::move(close));
+
+  // 四议两公开
+  auto proposal_id = [](const HttpRequest& req) -> std::int64_t {
+    const std::string v = req.path_param("id");
+    if (v.empty() || v.size() > 15 || v.find_first_not_of("0123456789") != std::string::npos) return 0;
+    return std::stoll(v);
+  };
+  RouteSpec propose;
+  propose.method = "POST";
+  propose.path = "proposals";
+  propose.roles = {"cadre"};
+  propose.summary = "Start a 四议两公开 proposal ({\"title\",\"description\"}): stage 0 党支部提议 comes next";
+  propose.success_status = 201;
+  propose.handler = [&proposals](const HttpRequest& req, const Responder& respond) {
+    const json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("title") || !body["title"].is_string() ||
+        (body.contains("description") && !body["description"].is_string()))
+      return respond(HttpResponse::error(400, "bad_request", "expected {\"title\": string, \"description\": string}"));
+    try {
+      respond(HttpResponse::json(
+          201, proposal_json(proposals.create(body["title"].get<std::string>(),
+                                              body.value("description", std::string()), req.principal))));
+    } catch (const TicketError& e) {
+      respond(refused(e));
+    }
+  };
+  add(std::move(propose));
+
+  RouteSpec proposal_list;
+  proposal_list.method = "GET";
+  proposal_list.path = "proposals";
+  proposal_list.roles = readers;
+  proposal_list.summary = "四议两公开 proposals with every stage recorded, newest first";
+  proposal_list.handler = [&proposals](const HttpRequest&, const Responder& respond) {
+    json items = json::array();
+    for (const auto& p : proposals.list(100)) items.push_back(proposal_json(p));
+    respond(HttpResponse::json(200, {{"items", items}}));
+  };
+  add(std::move(proposal_list));
+
+  RouteSpec proposal;
+  proposal.method = "GET";
+  proposal.path = "proposals/{id}";
+  proposal.roles = readers;
+  proposal.summary =
+      "A proposal: its stages (党支部提议, 两委会商议, 党员大会审议, 村民代表会议决议, 决议公开, 实施结果公开)";
+  proposal.handler = [&proposals, proposal_id](const HttpRequest& req, const Responder& respond) {
+    const auto p = proposals.get(proposal_id(req));
+    if (!p) return respond(HttpResponse::error(404, "not_found", "no such proposal"));
+    respond(HttpResponse::json(200, proposal_json(*p)));
+  };
+  add(std::move(proposal));
+
+  RouteSpec stage;
+  stage.method = "POST";
+  stage.path = "proposals/{id}/stages/{stage}";
+  stage.roles = {"cadre"};
+  stage.summary =
+      "Record a deliberation stage (0–3) in order: {\"passed\": bool, \"note\"} or, for stage 3, "
+      "{\"poll\": \"P3\"} (a closed poll of the representatives decides: its first option, 同意, by "
+      "more than half)";
+  stage.handler = [&proposals, proposal_id](const HttpRequest& req, const Responder& respond) {
+    const json body = json::parse(req.body, nullptr, false);
+    const std::string n = req.path_param("stage");
+    if (!body.is_object() || n.size() != 1 || n[0] < '0' || n[0] > '9')
+      return respond(HttpResponse::error(400, "bad_request", "expected {\"passed\": bool, \"note\": string}"));
+    const bool has_poll = body.contains("poll") && body["poll"].is_string();
+    if (!has_poll && (!body.contains("passed") || !body["passed"].is_boolean()))
+      return respond(HttpResponse::error(400, "bad_request", "passed (true or false) or poll is required"));
+    try {
+      respond(HttpResponse::json(200, proposal_json(proposals.decide(
+                                          proposal_id(req), n[0] - '0', has_poll ? false : body["passed"].get<bool>(),
+                                          body.value("note", std::string()),
+                                          has_poll ? body["poll"].get<std::string>() : std::string(), req.principal))));
+    } catch (const TicketError& e) {
+      respond(refused(e));
+    } catch (const json::exception&) {
+      respond(HttpResponse::error(400, "bad_request", "note must be a string"));
+    }
+  };
+  add(std::move(stage));
+
+  RouteSpec disclose;
+  disclose.method = "POST";
+  disclose.path = "proposals/{id}/disclosures/{stage}";
+  disclose.roles = {"cadre"};
+  disclose.summary =
+      "两公开: stage 4 决议公开 (after the resolution passed) or 5 实施结果公开 (after 4), published "
+      "as a notice of that category; {\"body\", \"audience\"} (default everyone)";
+  disclose.handler = [&proposals, proposal_id](const HttpRequest& req, const Responder& respond) {
+    const json body = json::parse(req.body, nullptr, false);
+    const std::string n = req.path_param("stage");
+    if (!body.is_object() || !body.contains("body") || !body["body"].is_string() || n.size() != 1 || n[0] < '0' ||
+        n[0] > '9')
+      return respond(HttpResponse::error(400, "bad_request", "expected {\"body\": string, \"audience\": {...}}"));
+    try {
+      Audience audience;
+      audience.everyone = true;
+      if (body.contains("audience")) {
+        try {
+          audience = audience_from_json(body["audience"]);
+        } catch (const std::exception& e) {
+          throw TicketError("invalid", std::string("audience: ") + e.what());
+        }
+      }
+      respond(HttpResponse::json(
+          200, proposal_json(proposals.disclose(proposal_id(req), n[0] - '0', body["body"].get<std::string>(), audience,
+                                                req.principal))));
+    } catch (const TicketError& e) {
+      respond(refused(e));
+    }
+  };
+  add(std::move(disclose));
   return regs;
 }
 

@@ -1,7 +1,7 @@
 // The opinions plugin (决策共谋): opinion tickets (意见/建议/反映 [匿名] <text>, 我的意见,
 // 进度 <number>, 满意/不满意; 答复 <number> <text> from handlers; the SLA escalation job) and
 // polls (投票 <code> <n>, or a bare number while a poll is open for the voter; the close job);
-// the REST API (opinions_api). The 四议两公开 workflow follows (issue 8).
+// 四议两公开 proposals (proposals.cpp, through the API); the REST API (opinions_api).
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +10,7 @@
 
 #include "opinions_api.hpp"
 #include "polls.hpp"
+#include "proposals.hpp"
 #include "tickets.hpp"
 #include "villagebot/abi.hpp"
 #include "villagebot/text.hpp"
@@ -111,7 +112,8 @@ class OpinionsPlugin final : public Plugin {
       if (!p) return std::nullopt;
       return cast(req, p->code, t[0] - '0');
     }));
-    for (auto& r : register_opinions_api(ctx.routes(), *tickets_, *polls_)) regs_.push_back(std::move(r));
+    proposals_ = std::make_unique<Proposals>(ctx.storage(), *polls_, ctx.events());
+    for (auto& r : register_opinions_api(ctx.routes(), *tickets_, *polls_, *proposals_)) regs_.push_back(std::move(r));
   }
 
   void stop() override { regs_.clear(); }
@@ -244,6 +246,7 @@ class OpinionsPlugin final : public Plugin {
   TicketsOptions options_;
   std::unique_ptr<Tickets> tickets_;
   std::unique_ptr<Polls> polls_;
+  std::unique_ptr<Proposals> proposals_;
   std::vector<Registration> regs_;
 };
 

@@ -195,5 +195,70 @@ TEST_F(Polls, BadPollsAreRefused) {
   EXPECT_THAT(server_->send("13500000011", "投票 P9 1").at(0), HasSubstr("没有投票"));
 }
 
+// 四议两公开: no stage can be skipped; the representatives' resolution may be a poll of them;
+// both disclosures reach the village as notices of their category.
+TEST_F(Polls, AProposalCannotSkipAStageAndBothDisclosuresAreNotices) {
+  Api cadre(*server_, "cadre");
+  auto r = cadre.call("POST", "/api/v1/opinions/proposals",
+                      {{"title", "村道硬化"}, {"description", "硬化一组到二组的村道"}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  const std::string base = "/api/v1/opinions/proposals/" + std::to_string(r.body["id"].get<std::int64_t>());
+  EXPECT_EQ(cadre.call("POST", base + "/stages/1", {{"passed", true}}).status, 409);
+  EXPECT_EQ(cadre.call("POST", base + "/disclosures/4", {{"body", "通过"}}).status, 409);
+  for (int stage = 0; stage <= 2; ++stage)
+    ASSERT_EQ(
+        cadre.call("POST", base + "/stages/" + std::to_string(stage), {{"passed", true}, {"note", "同意"}}).status,
+        200);
+  EXPECT_EQ(cadre.call("POST", base + "/stages/2", {{"passed", true}}).status, 409);  // once
+
+  // The representatives (here: 一组 and 二组's households) vote; the resolution is the poll's.
+  const auto deadline =
+      std::chrono::duration_cast<std::chrono::milliseconds>((clock_.now() + 2h).time_since_epoch()).count();
+  r = cadre.call("POST", "/api/v1/opinions/polls",
+                 {{"question", "村道硬化方案是否通过？"},
+                  {"options", {"同意", "不同意", "弃权"}},
+                  {"audience", {{"org_units", {unit("一组"), unit("二组")}}}},
+                  {"deadline", deadline}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  const std::string poll = r.body["code"];
+  server_->send("13500000011", "投票 " + poll + " 1");
+  server_->send("13500000021", "投票 " + poll + " 1");
+  server_->send("13500000031", "投票 " + poll + " 2");
+  EXPECT_EQ(cadre.call("POST", base + "/stages/3", {{"poll", poll}}).status, 409);  // still open
+  ASSERT_EQ(cadre.call("POST", "/api/v1/opinions/polls/" + poll + "/close").status, 200);
+  r = cadre.call("POST", base + "/stages/3", {{"poll", poll}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["stages"][3]["decision"], "passed") << r.raw;
+  EXPECT_EQ(r.body["stages"][3]["poll"], poll) << r.raw;
+
+  EXPECT_EQ(cadre.call("POST", base + "/disclosures/5", {{"body", "已完工"}}).status, 409);
+  const auto before = gw_.accepted();
+  ASSERT_EQ(
+      cadre.call("POST", base + "/disclosures/4", {{"body", "村民代表会议 2 票同意、1 票反对，决定硬化村道"}}).status,
+      200);
+  ASSERT_EQ(cadre.call("POST", base + "/disclosures/5", {{"body", "村道已于本月完工，验收合格，花费 12 万元"}}).status,
+            200);
+  auto count_with = [&](const std::string& needle) {
+    int n = 0;
+    for (const auto& m : gw_.messages()) n += m.text.find(needle) != std::string::npos ? 1 : 0;
+    return n;
+  };
+  // Everyone in the village (7 people) gets each disclosure.
+  ASSERT_TRUE(eventually([&] { return gw_.accepted() >= before + 14; })) << gw_.accepted() - before;
+  EXPECT_EQ(count_with("【决议公开】"), 7);
+  EXPECT_EQ(count_with("【实施结果公开】"), 7);
+  r = cadre.call("GET", base);
+  EXPECT_EQ(r.body["status"], "completed") << r.raw;
+  EXPECT_EQ(r.body["stages"].size(), 6u) << r.raw;
+  EXPECT_EQ(cadre.call("POST", base + "/disclosures/5", {{"body", "again"}}).status, 409);
+
+  // A rejected proposal stops there.
+  r = cadre.call("POST", "/api/v1/opinions/proposals", {{"title", "卖村集体林地"}});
+  const std::string other = "/api/v1/opinions/proposals/" + std::to_string(r.body["id"].get<std::int64_t>());
+  ASSERT_EQ(cadre.call("POST", other + "/stages/0", {{"passed", false}, {"note", "不符合规定"}}).status, 200);
+  EXPECT_EQ(cadre.call("POST", other + "/stages/1", {{"passed", true}}).status, 409);
+  EXPECT_EQ(cadre.call("GET", other).body["status"], "rejected");
+}
+
 }  // namespace
 }  // namespace villagebot
