@@ -66,7 +66,15 @@ std::string Polls::local_time(std::int64_t ms) const {
 }
 
 void Polls::load_index() {
+  std::map<std::string, Poll> open;
+  storage_.read([&](Session& s) {
+    for (const Row& r : s.query(std::string("SELECT ") + kColumns + " FROM op_polls WHERE status = 'open'")) {
+      Poll p = from_row(r);
+      open.emplace(p.code, std::move(p));
+    }
+  });
   std::lock_guard lock(index_mutex_);
+  open_polls_ = std::move(open);
   open_by_person_.clear();
   storage_.read([&](Session& s) {
     for (const Row& r : s.query("SELECT m.person_id, p.id FROM op_poll_members m JOIN op_polls p ON p.id = m.poll_id "
@@ -119,11 +127,12 @@ Poll Polls::create(PollRequest r) {
                                           Scheduler::Clock::time_point(std::chrono::milliseconds(r.deadline_ms)),
                                           {{"poll_id", id}}, Scheduler::Missed::fire_late);
   storage_.write_sync([&](Session& s) { s.execute("UPDATE op_polls SET close_job_id = ? WHERE id = ?", {job, id}); });
+  Poll p = *get(id);
   {
     std::lock_guard lock(index_mutex_);
     for (const auto& m : members) open_by_person_[m.id] = id;
+    open_polls_[p.code] = p;
   }
-  Poll p = *get(id);
   std::string body = p.question;
   for (std::size_t i = 0; i < p.options.size(); ++i) body += "\n" + std::to_string(i + 1) + ". " + p.options[i];
   body += "\n请回复序号投票（或「投票 " + p.code + " 序号」），" + local_time(p.deadline_ms) + " 截止" +
@@ -140,7 +149,16 @@ Poll Polls::create(PollRequest r) {
 }
 
 Poll Polls::vote(const std::string& code, const Person& voter, int option) {
-  auto p = by_code(code);
+  // Open polls come from memory (a vote must not parse the poll's JSON each time).
+  std::optional<Poll> p;
+  {
+    std::string key = text::trim(code);
+    for (auto& c : key)
+      if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    std::lock_guard lock(index_mutex_);
+    if (auto it = open_polls_.find(key); it != open_polls_.end()) p = it->second;
+  }
+  if (!p) p = by_code(code);
   if (!p) throw TicketError("not_found", "没有投票 " + code + " / no poll " + code);
   if (p->status != "open" || now_ms() >= p->deadline_ms)
     throw TicketError("conflict", "投票 " + p->code + " 已截止 / poll " + p->code + " is closed");
@@ -148,30 +166,41 @@ Poll Polls::vote(const std::string& code, const Person& voter, int option) {
     throw TicketError("invalid", "请回复 1 到 " + std::to_string(p->options.size()) +
                                      " 之间的序号 / answer with a number from 1 to " +
                                      std::to_string(p->options.size()));
-  const std::int64_t key = p->per_household && voter.household_id > 0 ? voter.household_id : -voter.id;
-  const bool member = storage_.write([&](Session& s) {
-    auto m = s.query("SELECT COALESCE(org_unit_id, 0) FROM op_poll_members WHERE poll_id = ? AND person_id = ?",
-                     {p->id, voter.id});
-    if (m.empty()) return false;
-    // One row per household (or person): a later vote replaces the earlier one, in the writer.
-    s.execute(
-        "INSERT INTO op_votes (poll_id, voter_key, person_id, option, org_unit_id, voted_at_ms) VALUES (?, ?, ?, ?, ?, "
-        "?) "
-        "ON CONFLICT (poll_id, voter_key) DO UPDATE SET person_id = excluded.person_id, option = excluded.option, "
-        "org_unit_id = excluded.org_unit_id, voted_at_ms = excluded.voted_at_ms",
-        {p->id, key, voter.id, std::int64_t{option}, m[0].integer(0) > 0 ? Value{m[0].integer(0)} : Value{nullptr},
-         now_ms()});
-    return true;
+  const auto member = storage_.read([&](Session& s) {
+    return s.query("SELECT COALESCE(org_unit_id, 0) FROM op_poll_members WHERE poll_id = ? AND person_id = ?",
+                   {p->id, voter.id});
   });
-  if (!member)
+  if (member.empty())
     throw TicketError("forbidden",
                       "您不在投票 " + p->code + " 的范围内 / you are not in poll " + p->code + "'s audience");
+  const std::int64_t key = p->per_household && voter.household_id > 0 ? voter.household_id : -voter.id;
+  const std::int64_t unit = member[0].integer(0);
+  const auto at = now_ms();
+  const std::int64_t poll_id = p->id;
+  const std::int64_t person = voter.id;
+  // One row per household (or person): a later vote replaces the earlier one. Queued on the
+  // writer without waiting: the vote commits before (or with) the message's own 'processed'
+  // mark, which follows it on the same writer, so a crash that loses the vote leaves the
+  // message unprocessed, and it is voted again at the next start.
+  storage_.write_async(
+      [poll_id, key, person, option, unit, at](Session& s) {
+        s.execute(
+            "INSERT INTO op_votes (poll_id, voter_key, person_id, option, org_unit_id, voted_at_ms) VALUES (?, ?, ?, "
+            "?, "
+            "?, ?) ON CONFLICT (poll_id, voter_key) DO UPDATE SET person_id = excluded.person_id, option = "
+            "excluded.option, org_unit_id = excluded.org_unit_id, voted_at_ms = excluded.voted_at_ms",
+            {poll_id, key, person, std::int64_t{option}, unit > 0 ? Value{unit} : Value{nullptr}, at});
+      },
+      nullptr);
   return *p;
 }
 
 json Polls::results(std::int64_t poll_id) {
   auto p = get(poll_id);
   if (!p) return nullptr;
+  // Votes are queued on the writer without waiting; an empty write is committed after all of
+  // them, so the counts below include every vote already answered.
+  storage_.write_sync([](Session&) {});
   return storage_.read([&](Session& s) {
     json options = json::array();
     std::int64_t voters = 0;

@@ -79,6 +79,7 @@ class Polls {
   std::int64_t utc_offset_s_;
   mutable std::mutex index_mutex_;
   std::map<std::int64_t, std::int64_t> open_by_person_;  // person → their latest open poll
+  std::map<std::string, Poll> open_polls_;               // by code
 };
 
 }  // namespace villagebot::opinions

@@ -6,10 +6,12 @@
 # Usage: tests/bench/run_core.sh [--build-dir DIR] [--villagebot-url http://127.0.0.1:PORT]
 #          [--connections 64] [--duration 10] [--warmup 2] [--loadgen-threads 1]
 #          [--bare-threads 2] [--signature-secret SECRET]
-#          [--text 帮助] [--village HOUSEHOLDS] [--plugins test_echo,points]
+#          [--text 帮助] [--village HOUSEHOLDS] [--plugins test_echo,points] [--poll]
 # --text: what every message says (积分 for the points plugin's figure); --village N: a
 # generated register of N households of three (phones 13900000000 + i, the senders
-# rotating over all of them) instead of the 200-person demo village.
+# rotating over all of them) instead of the 200-person demo village. --poll (issue 8's
+# votes figure): loads the opinions plugin, opens a poll for everyone (one vote per
+# person) and sends "投票 P1 <n>" as the text; the votes counted are printed at the end.
 # DIR holds the Release build (default build-release, relative to the current folder
 # or to the repository); vb_loadgen and vb_bare_server are looked up inside it.
 set -euo pipefail
@@ -21,6 +23,7 @@ readonly HOOK_PATH="/hooks/generic"
 TEXT="帮助"
 VILLAGE=0
 PLUGINS="test_echo"
+POLL=0
 SENDER_RANGE="13800000001:13800000200"
 
 BUILD_DIR="build-release"
@@ -62,6 +65,7 @@ parse_args() {
       --text) TEXT="${2:?--text needs the message text}"; shift 2 ;;
       --village) VILLAGE="${2:?--village needs a number of households}"; shift 2 ;;
       --plugins) PLUGINS="${2:?--plugins needs a comma-separated list}"; shift 2 ;;
+      --poll) POLL=1; PLUGINS="opinions"; TEXT="投票 P1 2"; shift ;;
       -h | --help) usage; exit 0 ;;
       -*) usage >&2; die "unknown option $1" ;;
       *) BUILD_DIR="$1"; shift ;;
@@ -177,6 +181,9 @@ TOML
     SENDER_RANGE="13900000000:$((13900000000 + VILLAGE * 3 - 1))"
   fi
   "${vb}" import people "${people}" --config "${config}" >/dev/null
+  if ((POLL)); then
+    POLL_TOKEN="$("${vb}" token create --name bench --role admin --config "${config}" 2>/dev/null | head -n1)"
+  fi
   mkfifo "${WORK_DIR}/vb.out"
   t0=$(date +%s%N)
   "${vb}" serve --config "${config}" >"${WORK_DIR}/vb.out" 2>"${WORK_DIR}/villagebot.log" &
@@ -188,6 +195,14 @@ TOML
   sleep 1
   IDLE_RSS_KB=$(awk '/^VmRSS/ { print $2 }' "/proc/${VILLAGEBOT_PID}/status")
   VILLAGEBOT_URL="${line#*listening on }${HOOK_PATH}"
+  BASE_URL="${line#*listening on }"
+  if ((POLL)); then
+    local deadline=$((($(date +%s) + 86400) * 1000)) created
+    created="$(curl -sS -X POST -H "Authorization: Bearer ${POLL_TOKEN}" -H 'Content-Type: application/json' \
+      -d "{\"question\":\"村道硬化方案\",\"options\":[\"水泥路\",\"柏油路\"],\"audience\":{\"everyone\":true},\"per_household\":false,\"deadline\":${deadline}}" \
+      "${BASE_URL}/api/v1/opinions/polls")"
+    [[ "${created}" == *'"code":"P1"'* ]] || die "the poll was not created: ${created}"
+  fi
 }
 
 # utime + stime of a process, in clock ticks.
@@ -267,6 +282,11 @@ main() {
     echo "villagebot CPU per request (user + system, all threads): ${CPU_US_PER_REQUEST:-?} µs"
   fi
 
+  if ((POLL)); then
+    echo "votes: $(figure requests "${WORK_DIR}/villagebot.txt") counted by the load generator in ${DURATION} s;" \
+      "the poll's results: $(curl -sS -H "Authorization: Bearer ${POLL_TOKEN}" \
+        "${BASE_URL}/api/v1/opinions/polls/P1/results" | jq -c '{voters, eligible, options: [.options[] | .votes]}')"
+  fi
   local non2xx errors
   non2xx="$(figure non2xx "${WORK_DIR}/villagebot.txt")"
   errors="$(figure errors "${WORK_DIR}/villagebot.txt")"
