@@ -35,6 +35,8 @@ villagebot demo — 演示村 (200 villagers in 60 households; who is who: confi
   13800000030 sends "未读" to see which of his households have not answered.
   Emergency: the commander 13800000158 sends "应急 演练 河水上涨 集合点 村委会"; team members
   (e.g. 13800000009) answer "1" or "2"; the commander sends "点名", then "解除".
+  Opinions: a villager sends "意见 村口路灯坏了"; the cadre 13800000064 sends
+  "发起投票 村道用什么材料？ | 水泥路 | 柏油路" and villagers answer with the number.
 
   Or chat in a terminal, as anyone in the village:
     ./build/villagebot chat --as 13800000001 --config ${config}

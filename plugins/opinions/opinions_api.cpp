@@ -262,6 +262,20 @@ std::vector<Registration> register_opinions_api(RouteRegistry& routes, Tickets& 
   };
   add(std::move(results));
 
+  RouteSpec named;
+  named.method = "GET";
+  named.path = "polls/{code}/votes";
+  named.roles = readers;
+  named.summary = "Who voted what in a named poll (person, household, option, time); 403 for an anonymous poll";
+  named.handler = [&polls](const HttpRequest& req, const Responder& respond) {
+    const auto p = polls.by_code(req.path_param("code"));
+    if (!p) return respond(HttpResponse::error(404, "not_found", "no such poll"));
+    if (p->anonymous)
+      return respond(HttpResponse::error(403, "anonymous", "the poll is anonymous: no one sees who voted what"));
+    respond(HttpResponse::json(200, {{"items", polls.votes(p->id)}}));
+  };
+  add(std::move(named));
+
   RouteSpec results_csv;
   results_csv.method = "GET";
   results_csv.path = "polls/{code}/results.csv";

@@ -41,6 +41,7 @@ class OpinionsPlugin final : public Plugin {
   void configure(ConfigSection& config) override {
     options_ = TicketsOptions{};
     options_.default_sla_hours = config.integer_or("default_sla_hours", 72, 1, 24 * 90);
+    poll_hours_ = config.integer_or("poll_hours", 48, 1, 24 * 60);  // 发起投票 in chat: open this long
     for (auto& t : config.tables("categories")) {
       Category c;
       c.name = t->require_string("name");
@@ -96,6 +97,14 @@ class OpinionsPlugin final : public Plugin {
         std::make_unique<Polls>(ctx.storage(), ctx.scheduler(), ctx.directory(), ctx.events(), options_.utc_offset_s);
     regs_.push_back(ctx.scheduler().handle(
         "opinions.poll_close", [this](const json& p) { polls_->close(p.value("poll_id", std::int64_t{0})); }));
+    regs_.push_back(ctx.commands().add(
+        {"opinions.poll",
+         {"发起投票", "newpoll"},
+         {},
+         {std::string(role::kCadre)},
+         {"发起投票 <问题> | <选项1> | <选项2> [| …] — 向您负责的组发起投票（每户一票）",
+          "newpoll <question> | <option 1> | <option 2> [| …] — a poll of your units (one vote per household)"},
+         [this, &directory = ctx.directory()](const CommandRequest& req) { return new_poll(req, directory); }}));
     regs_.push_back(ctx.commands().add({"opinions.vote",
                                         {"投票", "vote"},
                                         {},
@@ -221,6 +230,49 @@ class OpinionsPlugin final : public Plugin {
     }
   }
 
+  // 发起投票 <问题> | <选项1> | <选项2> …: the cadre's units (or the whole village), one vote per
+  // household, closing after poll_hours.
+  Replies new_poll(const CommandRequest& req, Directory& directory) {
+    std::string raw = req.message.text;
+    if (const auto at = raw.find(req.keyword); at != std::string::npos && !req.keyword.empty())
+      raw = raw.substr(at + req.keyword.size());
+    else
+      raw = req.rest;
+    std::vector<std::string> parts;
+    // Both | and the full-width ｜ separate the question and the options.
+    for (std::size_t from = 0;;) {
+      auto next = raw.find('|', from);
+      const auto wide = raw.find("｜", from);
+      if (wide != std::string::npos && (next == std::string::npos || wide < next)) next = wide;
+      parts.push_back(text::trim(raw.substr(from, next == std::string::npos ? std::string::npos : next - from)));
+      if (next == std::string::npos) break;
+      from = next + (raw.compare(next, 3, "｜") == 0 ? 3 : 1);
+    }
+    if (parts.size() < 3 || parts.size() > 10)
+      return {
+          Reply{req.lang == Lang::en
+                    ? "Usage: newpoll <question> | <option 1> | <option 2> [| …]"
+                    : "用法：发起投票 <问题> | <选项1> | <选项2>，例如：发起投票 村道用什么材料？ | 水泥路 | 柏油路"}};
+    PollRequest r;
+    r.question = parts[0];
+    r.options.assign(parts.begin() + 1, parts.end());
+    for (const auto& u : directory.units_responsible_for(req.sender.id))
+      if (u.parent_id > 0) r.audience.org_units.push_back(u.id);
+    if (r.audience.org_units.empty()) r.audience.everyone = true;
+    r.deadline_ms = polls_->now_ms() + poll_hours_ * 3600 * 1000;
+    r.created_by = req.sender.name;
+    try {
+      const Poll p = polls_->create(std::move(r));
+      const auto eligible = polls_->results(p.id).value("eligible", std::int64_t{0});
+      return {Reply{req.lang == Lang::en ? "Poll " + p.code + " sent to " + std::to_string(eligible) +
+                                               " households; it closes at " + polls_->local_time(p.deadline_ms) + "."
+                                         : "已发起投票 " + p.code + "，共 " + std::to_string(eligible) + " 户，" +
+                                               polls_->local_time(p.deadline_ms) + " 截止，结果自动公布。"}};
+    } catch (const TicketError& e) {
+      return {Reply{e.in(req.lang)}};
+    }
+  }
+
   Replies vote(const CommandRequest& req) {
     if (req.args.size() != 2 || req.args[1].size() != 1 || req.args[1][0] < '1' || req.args[1][0] > '9')
       return {Reply{req.lang == Lang::en ? "Usage: vote <poll> <number>, e.g. vote P1 2"
@@ -244,6 +296,7 @@ class OpinionsPlugin final : public Plugin {
   }
 
   TicketsOptions options_;
+  std::int64_t poll_hours_ = 48;
   std::unique_ptr<Tickets> tickets_;
   std::unique_ptr<Polls> polls_;
   std::unique_ptr<Proposals> proposals_;

@@ -279,6 +279,26 @@ void Polls::close(std::int64_t poll_id) {
   load_index();
 }
 
+json Polls::votes(std::int64_t poll_id) {
+  storage_.write_sync([](Session&) {});  // every vote already answered is committed
+  json out = json::array();
+  storage_.read([&](Session& s) {
+    for (const Row& r :
+         s.query("SELECT person_id, option, voted_at_ms FROM op_votes WHERE poll_id = ? ORDER BY person_id", {poll_id}))
+      out.push_back({{"person_id", r.integer(0)}, {"option", r.integer(1)}, {"voted_at_ms", r.integer(2)}});
+  });
+  std::vector<std::int64_t> ids;
+  for (const auto& v : out) ids.push_back(v["person_id"].get<std::int64_t>());
+  std::map<std::int64_t, Person> people;
+  for (auto& p : directory_.persons(ids)) people[p.id] = std::move(p);
+  for (auto& v : out) {
+    const auto it = people.find(v["person_id"].get<std::int64_t>());
+    v["name"] = it == people.end() ? "" : it->second.name;
+    v["household"] = it == people.end() ? "" : it->second.household_code;
+  }
+  return out;
+}
+
 std::optional<Poll> Polls::by_code(const std::string& code) {
   std::string key = text::trim(code);
   for (auto& c : key)

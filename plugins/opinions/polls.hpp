@@ -62,6 +62,8 @@ class Polls {
   // Counts per option and turnout by org unit (live before the close).
   nlohmann::json results(std::int64_t poll_id);
 
+  // Who voted what, for a named poll (person, option, time); empty for an anonymous one.
+  nlohmann::json votes(std::int64_t poll_id);
   [[nodiscard]] std::optional<Poll> by_code(const std::string& code);
   [[nodiscard]] std::optional<Poll> get(std::int64_t id);
   std::vector<Poll> list(std::int64_t limit);

@@ -195,6 +195,39 @@ TEST_F(Polls, BadPollsAreRefused) {
   EXPECT_THAT(server_->send("13500000011", "投票 P9 1").at(0), HasSubstr("没有投票"));
 }
 
+// A cadre starts a poll in chat; a named poll shows who voted what, an anonymous one never does.
+TEST_F(Polls, ACadreStartsAPollInChatAndOnlyNamedPollsListTheVoters) {
+  auto replies = server_->send("13500000091", "发起投票 文化广场晚上几点关灯？ | 21点 | 22点");
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_THAT(replies[0], HasSubstr("已发起投票 P1"));
+  EXPECT_THAT(replies[0], HasSubstr("共 4 户"));  // the cadre answers for no unit: the whole village, per household
+  ASSERT_TRUE(gw_.wait_for_accepted(7));
+  EXPECT_THAT(server_->send("13500000012", "2").at(0), HasSubstr("22点"));
+  EXPECT_THAT(server_->send("13500000091", "发起投票 只有问题").at(0), HasSubstr("用法"));
+
+  Api cadre(*server_, "cadre");
+  auto r = cadre.call("GET", "/api/v1/opinions/polls/P1/votes");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  ASSERT_EQ(r.body["items"].size(), 1u) << r.raw;
+  EXPECT_EQ(r.body["items"][0]["name"], "赵二");
+  EXPECT_EQ(r.body["items"][0]["option"], 2);
+
+  const auto deadline =
+      std::chrono::duration_cast<std::chrono::milliseconds>((clock_.now() + 2h).time_since_epoch()).count();
+  r = cadre.call("POST", "/api/v1/opinions/polls",
+                 {{"question", "匿名评议：村务公开是否及时？"},
+                  {"options", {"及时", "不及时"}},
+                  {"audience", {{"everyone", true}}},
+                  {"anonymous", true},
+                  {"deadline", deadline}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  server_->send("13500000012", "投票 P2 2");
+  EXPECT_EQ(cadre.call("GET", "/api/v1/opinions/polls/P2/votes").status, 403);
+  r = cadre.call("GET", "/api/v1/opinions/polls/P2/results");
+  EXPECT_EQ(r.body["options"][1]["votes"], 1) << r.raw;
+  EXPECT_THAT(r.raw, Not(HasSubstr("赵二")));
+}
+
 // 四议两公开: no stage can be skipped; the representatives' resolution may be a poll of them;
 // both disclosures reach the village as notices of their category.
 TEST_F(Polls, AProposalCannotSkipAStageAndBothDisclosuresAreNotices) {
