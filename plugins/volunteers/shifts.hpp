@@ -1,0 +1,71 @@
+#pragma once
+// Volunteer posts, shifts and sign-ups (issue 9, in progress): 报名 within capacity (checked and
+// inserted in one write on the single writer, so 30 concurrent sign-ups for 5 places leave
+// exactly 5), 取消报名 before the cut-off, 签到 only inside the shift by someone on it, and the
+// completion job after the shift: checked in → points (points.award, once per person and shift:
+// its idempotency key), not checked in → a no-show.
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "villagebot/directory.hpp"
+#include "villagebot/events.hpp"
+#include "villagebot/scheduler.hpp"
+#include "villagebot/storage.hpp"
+
+namespace villagebot::volunteers {
+
+class ShiftError : public std::runtime_error {
+ public:
+  ShiftError(std::string code, const std::string& message) : std::runtime_error(message), code_(std::move(code)) {}
+  [[nodiscard]] const std::string& code() const { return code_; }
+  [[nodiscard]] std::string in(Lang lang) const;
+
+ private:
+  std::string code_;
+};
+
+struct Post {
+  std::int64_t id = 0;
+  std::string code, name, place, required_role, points_rule;
+  std::int64_t points = 0;
+};
+
+struct Shift {
+  std::int64_t id = 0, post_id = 0, start_ms = 0, end_ms = 0;
+  int capacity = 0;
+  std::int64_t signup_cutoff_ms = 0, completed_at_ms = 0;
+  int signed_up = 0;  // current sign-ups
+};
+
+class Shifts {
+ public:
+  Shifts(Storage& storage, Scheduler& scheduler, Directory& directory, EventBus& events);
+  static const std::vector<Migration>& migrations();
+
+  // Posts from config: added or updated by code (kept across restarts).
+  void load_posts(const std::vector<Post>& posts);
+  [[nodiscard]] std::optional<Post> post(const std::string& code);
+  Shift add_shift(const std::string& post_code, std::int64_t start_ms, std::int64_t end_ms, int capacity,
+                  std::int64_t signup_cutoff_ms);
+
+  Shift sign_up(std::int64_t shift_id, const Person& person);
+  void cancel(std::int64_t shift_id, const Person& person);
+  Shift check_in(const Person& person);  // the shift they are on now
+  // The scheduler's job after a shift ends: completions and no-shows, points once.
+  void complete(std::int64_t shift_id);
+
+  [[nodiscard]] std::optional<Shift> shift(std::int64_t id);
+  std::vector<Shift> upcoming_of(std::int64_t person_id);
+  [[nodiscard]] std::int64_t now_ms() const;
+
+ private:
+  Storage& storage_;
+  Scheduler& scheduler_;
+  Directory& directory_;
+  EventBus& events_;
+};
+
+}  // namespace villagebot::volunteers
