@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "villagebot/directory.hpp"
 #include "villagebot/events.hpp"
 #include "villagebot/scheduler.hpp"
@@ -56,6 +58,14 @@ class Shifts {
   Shift check_in(const Person& person);  // the shift they are on now
   // The scheduler's job after a shift ends: completions and no-shows, points once.
   void complete(std::int64_t shift_id);
+
+  // The rota for the shifts starting in [from, to): volunteers (role volunteer) placed by
+  // generate_rota around the sign-ups already there. publish writes the sign-ups in one
+  // transaction and tells each person assigned (a notice through the event bus).
+  nlohmann::json rota(std::int64_t from_ms, std::int64_t to_ms, bool publish);
+  // RFC 5545: a person's shifts, or a post's, as an iCalendar feed.
+  std::string ics_of_person(std::int64_t person_id);
+  std::string ics_of_post(const std::string& code);
 
   [[nodiscard]] std::optional<Shift> shift(std::int64_t id);
   std::vector<Shift> upcoming_of(std::int64_t person_id);

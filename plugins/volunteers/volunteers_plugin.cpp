@@ -81,6 +81,48 @@ class VolunteersPlugin final : public Plugin {
       }
     };
     regs_.push_back(ctx.routes().add(std::move(create)));
+    for (const bool publish : {false, true}) {
+      RouteSpec rota;
+      rota.method = "POST";
+      rota.path = publish ? "rota/publish" : "rota/preview";
+      rota.roles = {"cadre"};
+      rota.tag = "volunteers";
+      rota.summary = publish ? "Generate and publish the rota for {\"from_ms\",\"to_ms\"}: sign-ups written, each "
+                               "person told"
+                             : "Preview the rota for {\"from_ms\",\"to_ms\"}: assignments, unfilled places, fairness";
+      rota.handler = [this, publish](const HttpRequest& req, const Responder& respond) {
+        const json b = json::parse(req.body, nullptr, false);
+        if (!b.is_object() || !b.contains("from_ms") || !b["from_ms"].is_number_integer() || !b.contains("to_ms") ||
+            !b["to_ms"].is_number_integer())
+          return respond(HttpResponse::error(400, "bad_request", "expected {\"from_ms\", \"to_ms\"}"));
+        respond(HttpResponse::json(
+            200, shifts_->rota(b["from_ms"].get<std::int64_t>(), b["to_ms"].get<std::int64_t>(), publish)));
+      };
+      regs_.push_back(ctx.routes().add(std::move(rota)));
+    }
+    RouteSpec person_ics;
+    person_ics.method = "GET";
+    person_ics.path = "persons/{id}/calendar.ics";
+    person_ics.tag = "volunteers";
+    person_ics.summary = "A person's shifts as an iCalendar feed (RFC 5545)";
+    person_ics.response_content_type = "text/calendar; charset=utf-8";
+    person_ics.handler = [this](const HttpRequest& req, const Responder& respond) {
+      const std::string id = req.path_param("id");
+      if (!number(id)) return respond(HttpResponse::error(404, "not_found", "no such person"));
+      respond(HttpResponse::text(200, shifts_->ics_of_person(std::stoll(id)), "text/calendar; charset=utf-8"));
+    };
+    regs_.push_back(ctx.routes().add(std::move(person_ics)));
+    RouteSpec post_ics;
+    post_ics.method = "GET";
+    post_ics.path = "posts/{code}/calendar.ics";
+    post_ics.tag = "volunteers";
+    post_ics.summary = "A post's shifts as an iCalendar feed (RFC 5545)";
+    post_ics.response_content_type = "text/calendar; charset=utf-8";
+    post_ics.handler = [this](const HttpRequest& req, const Responder& respond) {
+      if (!shifts_->post(req.path_param("code"))) return respond(HttpResponse::error(404, "not_found", "no such post"));
+      respond(HttpResponse::text(200, shifts_->ics_of_post(req.path_param("code")), "text/calendar; charset=utf-8"));
+    };
+    regs_.push_back(ctx.routes().add(std::move(post_ics)));
   }
 
   void stop() override { regs_.clear(); }

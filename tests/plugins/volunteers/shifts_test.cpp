@@ -113,5 +113,65 @@ TEST(Shifts, ACompletedShiftAwardsItsPointsExactlyOnce) {
   EXPECT_EQ(server.count("SELECT COUNT(*) FROM vol_signups WHERE status = 'completed'"), 1);
 }
 
+// The rota through the API: a preview writes nothing; publishing writes the sign-ups; each
+// person's calendar is well-formed iCalendar (CRLF, lines of at most 75 octets, one VEVENT per
+// shift, UTC times) with the shifts the rota gave them.
+TEST(Shifts, RotaPreviewPublishAndCalendars) {
+  Clock clock;
+  testkit::Options o;
+  o.plugins = {"volunteers"};
+  o.now = [&clock] { return clock.now(); };
+  o.people_csv = volunteers(6);
+  o.extra_toml = kPosts;
+  TestServer server(o);
+  Api cadre(server, "cadre");
+  for (int day = 1; day <= 4; ++day) {
+    auto r = cadre.call("POST", "/api/v1/volunteers/shifts",
+                        {{"post", "HS"},
+                         {"start_ms", ms(clock.now() + day * 24h)},
+                         {"end_ms", ms(clock.now() + day * 24h + 2h)},
+                         {"capacity", 3}});
+    ASSERT_EQ(r.status, 201) << r.raw;
+  }
+  const json period = {{"from_ms", ms(clock.now())}, {"to_ms", ms(clock.now() + 7 * 24h)}};
+  auto preview = cadre.call("POST", "/api/v1/volunteers/rota/preview", period);
+  ASSERT_EQ(preview.status, 200) << preview.raw;
+  EXPECT_EQ(preview.body["assignments"].size(), 12u) << preview.raw;
+  EXPECT_TRUE(preview.body["unfilled"].empty()) << preview.raw;
+  EXPECT_DOUBLE_EQ(preview.body["fairness"]["max_hours"].get<double>(), 4.0) << preview.raw;
+  EXPECT_DOUBLE_EQ(preview.body["fairness"]["min_hours"].get<double>(), 4.0) << preview.raw;
+  EXPECT_EQ(server.count("SELECT COUNT(*) FROM vol_signups"), 0);
+  auto published = cadre.call("POST", "/api/v1/volunteers/rota/publish", period);
+  ASSERT_EQ(published.status, 200) << published.raw;
+  EXPECT_EQ(published.body["assignments"], preview.body["assignments"]) << "the preview is what gets published";
+  EXPECT_EQ(server.count("SELECT COUNT(*) FROM vol_signups WHERE status = 'signed'"), 12);
+  // Publishing again places nobody more: every place is taken.
+  EXPECT_EQ(cadre.call("POST", "/api/v1/volunteers/rota/publish", period).body["assignments"].size(), 0u);
+
+  const auto person = server.count("SELECT person_id FROM vol_signups ORDER BY person_id LIMIT 1");
+  auto ics = cadre.call("GET", "/api/v1/volunteers/persons/" + std::to_string(person) + "/calendar.ics");
+  ASSERT_EQ(ics.status, 200);
+  const std::string& cal = ics.raw;
+  EXPECT_TRUE(cal.starts_with("BEGIN:VCALENDAR\r\n")) << cal;
+  EXPECT_TRUE(cal.ends_with("END:VCALENDAR\r\n")) << cal;
+  std::size_t events = 0, at = 0;
+  while ((at = cal.find("BEGIN:VEVENT\r\n", at)) != std::string::npos) {
+    ++events;
+    ++at;
+  }
+  EXPECT_EQ(events, static_cast<std::size_t>(
+                        server.count("SELECT COUNT(*) FROM vol_signups WHERE person_id = " + std::to_string(person))));
+  for (std::size_t from = 0; from < cal.size();) {
+    const auto end = cal.find("\r\n", from);
+    ASSERT_NE(end, std::string::npos) << "every line ends with CRLF";
+    EXPECT_LE(end - from, 75u) << cal.substr(from, end - from);
+    from = end + 2;
+  }
+  EXPECT_NE(cal.find("DTSTART:20"), std::string::npos);
+  EXPECT_NE(cal.find("Z\r\nDTEND:"), std::string::npos);
+  EXPECT_NE(cal.find("LOCATION:河堤"), std::string::npos);
+  EXPECT_EQ(cadre.call("GET", "/api/v1/volunteers/posts/XX/calendar.ics").status, 404);
+}
+
 }  // namespace
 }  // namespace villagebot
