@@ -1,4 +1,5 @@
 #include "announcements_api.hpp"
+#include "plugin_support.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -75,14 +76,7 @@ std::optional<std::int64_t> id_of(const HttpRequest& req) {
   return std::stoll(v);
 }
 
-// A CSV cell: quoted when needed; a leading = + - @ is written with ' (formula guard).
-std::string cell(const std::string& v) {
-  std::string s = !v.empty() && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@') ? "'" + v : v;
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
+const auto& cell = plugin_support::csv_cell;
 
 // Phones in full for admins and cadres (they call people); masked for everyone else.
 std::string phone_for(const HttpRequest& req, const std::string& phone) {

@@ -11,6 +11,7 @@
 
 #include "announcements_api.hpp"
 #include "notices.hpp"
+#include "plugin_support.hpp"
 #include "villagebot/abi.hpp"
 #include "villagebot/text.hpp"
 
@@ -19,17 +20,7 @@ namespace {
 
 using nlohmann::json;
 
-// The village's offset from UTC: "+08:00" style, UTC, or (every zone of China) +8.
-std::int64_t utc_offset_s(const std::string& zone) {
-  if (zone == "UTC" || zone == "Etc/UTC") return 0;
-  if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':') {
-    const int h = (zone[1] - '0') * 10 + (zone[2] - '0');
-    const int m = (zone[4] - '0') * 10 + (zone[5] - '0');
-    const std::int64_t s = h * 3600 + m * 60;
-    return zone[0] == '-' ? -s : s;
-  }
-  return 8 * 3600;
-}
+using plugin_support::utc_offset_s;
 
 bool all_digits(const std::string& s) {
   return !s.empty() && s.size() <= 12 && s.find_first_not_of("0123456789") == std::string::npos;

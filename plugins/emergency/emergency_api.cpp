@@ -1,4 +1,5 @@
 #include "emergency_api.hpp"
+#include "plugin_support.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -62,13 +63,7 @@ std::optional<std::int64_t> id_of(const HttpRequest& req) {
   return std::stoll(v);
 }
 
-std::string cell(const std::string& v) {
-  std::string s = !v.empty() && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@') ? "'" + v : v;
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
+const auto& cell = plugin_support::csv_cell;
 
 std::string local_time(std::int64_t ms, std::int64_t offset_s) {
   using namespace std::chrono;

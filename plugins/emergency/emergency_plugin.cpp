@@ -11,6 +11,7 @@
 
 #include "alerts.hpp"
 #include "emergency_api.hpp"
+#include "plugin_support.hpp"
 #include "villagebot/abi.hpp"
 #include "villagebot/text.hpp"
 
@@ -19,16 +20,7 @@ namespace {
 
 using nlohmann::json;
 
-std::int64_t utc_offset_s(const std::string& zone) {
-  if (zone == "UTC" || zone == "Etc/UTC") return 0;
-  if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':') {
-    const int h = (zone[1] - '0') * 10 + (zone[2] - '0');
-    const int m = (zone[4] - '0') * 10 + (zone[5] - '0');
-    const std::int64_t s = h * 3600 + m * 60;
-    return zone[0] == '-' ? -s : s;
-  }
-  return 8 * 3600;
-}
+using plugin_support::utc_offset_s;
 
 bool one_of(const std::string& t, std::initializer_list<const char*> words) {
   return std::any_of(words.begin(), words.end(), [&](const char* w) { return t == w; });

@@ -1,4 +1,5 @@
 #include "opinions_api.hpp"
+#include "plugin_support.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -50,13 +51,7 @@ json ticket_json(Tickets& tickets, const HttpRequest& req, const Ticket& t) {
           {"rating", t.rating.empty() ? json(nullptr) : json(t.rating)}};
 }
 
-std::string cell(const std::string& v) {
-  std::string s = !v.empty() && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@') ? "'" + v : v;
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
+const auto& cell = plugin_support::csv_cell;
 
 HttpResponse refused(const TicketError& e) {
   const int status = e.code() == "not_found" ? 404 : e.code() == "conflict" ? 409 : e.code() == "forbidden" ? 403 : 422;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "opinions_api.hpp"
+#include "plugin_support.hpp"
 #include "polls.hpp"
 #include "proposals.hpp"
 #include "tickets.hpp"
@@ -20,16 +21,7 @@ namespace {
 
 using nlohmann::json;
 
-std::int64_t utc_offset_s(const std::string& zone) {
-  if (zone == "UTC" || zone == "Etc/UTC") return 0;
-  if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':') {
-    const int h = (zone[1] - '0') * 10 + (zone[2] - '0');
-    const int m = (zone[4] - '0') * 10 + (zone[5] - '0');
-    const std::int64_t s = h * 3600 + m * 60;
-    return zone[0] == '-' ? -s : s;
-  }
-  return 8 * 3600;
-}
+using plugin_support::utc_offset_s;
 
 const char* status_zh(const Ticket& t) {
   if (t.status == "open") return t.level > 0 ? "已逾期转上级处理" : "处理中";

@@ -1,4 +1,5 @@
 #include "points_api.hpp"
+#include "plugin_support.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -76,14 +77,7 @@ std::int64_t int_param(const HttpRequest& req, std::string_view name, std::int64
   return std::clamp<std::int64_t>(std::stoll(v), lo, hi);
 }
 
-// A CSV cell: quoted when needed; a leading = + - @ is written with ' (formula guard).
-std::string cell(const std::string& v) {
-  std::string s = !v.empty() && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@') ? "'" + v : v;
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
+const auto& cell = plugin_support::csv_cell;
 
 constexpr const char* kEntrySchema =
     R"({"type":"object","properties":{"id":{"type":"integer"},"household_id":{"type":"integer"},"points":{"type":"integer"},"reason":{"type":"string"},"rule_code":{"type":"string"},"source":{"type":"string"},"proposer":{"type":"string"},"approver":{"type":"string"},"reverses":{"type":["integer","null"]},"created_at_ms":{"type":"integer"},"prev_hash":{"type":"string"},"hash":{"type":"string"}}})";

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "plugin_support.hpp"
 #include "points_api.hpp"
 #include "points_service.hpp"
 #include "proposals.hpp"
@@ -22,17 +23,7 @@ std::int64_t now_ms() {
       .count();
 }
 
-// The village's offset from UTC: "+08:00" style, UTC, or (every zone of China) +8.
-std::int64_t utc_offset_s(const std::string& zone) {
-  if (zone == "UTC" || zone == "Etc/UTC") return 0;
-  if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':') {
-    const int h = (zone[1] - '0') * 10 + (zone[2] - '0');
-    const int m = (zone[4] - '0') * 10 + (zone[5] - '0');
-    const std::int64_t s = h * 3600 + m * 60;
-    return zone[0] == '-' ? -s : s;
-  }
-  return 8 * 3600;
-}
+using plugin_support::utc_offset_s;
 
 std::string signed_points(std::int64_t p) {
   return (p > 0 ? "+" : "") + std::to_string(p);
