@@ -55,28 +55,10 @@ json plan_json(const DeliveryPlan& p) {
           {"estimated_cost", p.estimated_cost}};
 }
 
-HttpResponse refused(const NoticeError& e) {
-  const int status = e.code() == "out_of_scope" ? 403
-                     : e.code() == "not_found"  ? 404
-                     : e.code() == "conflict"   ? 409
-                                                : 422;
-  return HttpResponse::error(status, e.code(), e.what());
-}
-
-std::int64_t int_param(const HttpRequest& req, std::string_view name, std::int64_t fallback, std::int64_t lo,
-                       std::int64_t hi) {
-  const std::string v = req.query_param(name);
-  if (v.empty() || v.size() > 12 || v.find_first_not_of("0123456789") != std::string::npos) return fallback;
-  return std::clamp<std::int64_t>(std::stoll(v), lo, hi);
-}
-
-std::optional<std::int64_t> id_of(const HttpRequest& req) {
-  const std::string v = req.path_param("id");
-  if (v.empty() || v.size() > 15 || v.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
-  return std::stoll(v);
-}
-
 const auto& cell = plugin_support::csv_cell;
+using plugin_support::id_of;
+using plugin_support::int_param;
+using plugin_support::refused;
 
 // Phones in full for admins and cadres (they call people); masked for everyone else.
 std::string phone_for(const HttpRequest& req, const std::string& phone) {
@@ -223,40 +205,6 @@ constexpr const char* kNoticeRequest =
     R"json({"type":"object","required":["audience"],"properties":{"title":{"type":"string","description":"default: the start of the body"},"body":{"type":"string","description":"required unless a template gives it; {name} and {household} are filled per recipient, {date} with the day"},"body_en":{"type":"string","description":"for recipients whose language is English"},"category":{"type":"string","description":"通知 (default), 决议公开, 实施结果公开, 红榜 ..."},"audience":{"type":"object","description":"a directory query: everyone, org_units, roles, households, central_households, persons, only_roles, exclude"},"policy":{"type":"string","enum":["group_first","personal_all","sms_all"]},"priority":{"type":"string","enum":["normal","urgent"]},"ask_ack":{"type":"boolean","description":"ask recipients to reply 收到 (default true)"},"scheduled_at":{"type":["string","integer"],"description":"RFC 3339, 'YYYY-MM-DD HH:MM' village time, or unix ms; absent: now"},"expires_at":{"type":["string","integer"]},"reminder_after_hours":{"type":"number","description":"SMS reminder to those who have not acknowledged; 0: none; default from config"},"template":{"type":"string"},"variables":{"type":"object","additionalProperties":{"type":"string"}},"idempotency_key":{"type":"string","description":"or the Idempotency-Key header: the same key returns the first notice"}}})json";
 
 }  // namespace
-
-std::optional<std::int64_t> parse_time(const std::string& text, std::int64_t utc_offset_s) {
-  if (!text.empty() && text.size() <= 15 && text.find_first_not_of("0123456789") == std::string::npos)
-    return std::stoll(text);
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
-  char sep = 0;
-  int used = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2d%c%2d:%2d%n", &y, &mo, &d, &sep, &h, &mi, &used) != 6) return std::nullopt;
-  if (sep != 'T' && sep != ' ') return std::nullopt;
-  std::size_t at = static_cast<std::size_t>(used);
-  if (at < text.size() && text[at] == ':') {
-    int more = 0;
-    if (std::sscanf(text.c_str() + at, ":%2d%n", &s, &more) != 1) return std::nullopt;
-    at += static_cast<std::size_t>(more);
-    while (at < text.size() && (text[at] == '.' || (text[at] >= '0' && text[at] <= '9'))) ++at;  // fractions
-  }
-  std::int64_t offset = utc_offset_s;
-  if (at < text.size()) {
-    if (text[at] == 'Z' && at + 1 == text.size()) {
-      offset = 0;
-    } else if ((text[at] == '+' || text[at] == '-') && text.size() == at + 6 && text[at + 3] == ':') {
-      int oh = 0, om = 0;
-      if (std::sscanf(text.c_str() + at + 1, "%2d:%2d", &oh, &om) != 2) return std::nullopt;
-      offset = (oh * 3600 + om * 60) * (text[at] == '-' ? -1 : 1);
-    } else {
-      return std::nullopt;
-    }
-  }
-  using namespace std::chrono;
-  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
-  if (!ymd.ok() || h > 23 || mi > 59 || s > 60) return std::nullopt;
-  const auto t = sys_days{ymd} + hours{h} + minutes{mi} + seconds{s} - seconds{offset};
-  return duration_cast<milliseconds>(t.time_since_epoch()).count();
-}
 
 std::vector<Registration> register_announcements_api(RouteRegistry& routes, AnnouncementsApiDeps d) {
   std::vector<Registration> regs;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "notices.hpp"
+#include "plugin_support.hpp"
 #include "villagebot/handle.hpp"
 #include "villagebot/http.hpp"
 
@@ -21,8 +22,7 @@ struct AnnouncementsApiDeps {
 
 std::vector<Registration> register_announcements_api(RouteRegistry& routes, AnnouncementsApiDeps deps);
 
-// "2026-11-29T08:00:00+08:00", "2026-11-29T00:00:00Z", "2026-11-29 08:00" (village time) or
-// unix milliseconds; nullopt when it is none of them.
-std::optional<std::int64_t> parse_time(const std::string& text, std::int64_t utc_offset_s);
+// Times in the API: plugin_support::parse_time (RFC 3339, village time or unix ms).
+using plugin_support::parse_time;
 
 }  // namespace villagebot::announcements

@@ -17,18 +17,15 @@
 #include "villagebot/scheduler.hpp"
 #include "villagebot/storage.hpp"
 
+#include "plugin_support.hpp"
+
 namespace villagebot::announcements {
 
 // A refusal with a code for the API (invalid → 422, out_of_scope → 403,
 // not_found → 404, conflict → 409) and a message "中文 / English".
-class NoticeError : public std::runtime_error {
+class NoticeError : public plugin_support::Refusal {
  public:
-  NoticeError(std::string code, const std::string& message) : std::runtime_error(message), code_(std::move(code)) {}
-  [[nodiscard]] const std::string& code() const { return code_; }
-  [[nodiscard]] std::string in(Lang lang) const;  // the Chinese or the English half
-
- private:
-  std::string code_;
+  using Refusal::Refusal;
 };
 
 // [[plugins.announcements.templates]]: text with {variables}; {name} and

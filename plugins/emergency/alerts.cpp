@@ -62,13 +62,6 @@ std::string key_of(const Alert& a, const std::string& what) {
 
 }  // namespace
 
-std::string AlertError::in(Lang lang) const {
-  const std::string both = what();
-  const auto slash = both.find(" / ");
-  if (slash == std::string::npos) return both;
-  return lang == Lang::en ? both.substr(slash + 3) : both.substr(0, slash);
-}
-
 Alerts::Alerts(Storage& storage, Messenger& messenger, Scheduler& scheduler, Directory& directory, Policy policy)
     : storage_(storage),
       messenger_(messenger),
@@ -86,7 +79,7 @@ const std::vector<Migration>& Alerts::migrations() {
 }
 
 std::int64_t Alerts::now_ms() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(scheduler_.now().time_since_epoch()).count();
+  return plugin_support::now_ms(scheduler_);
 }
 
 Audience Alerts::team_audience(const std::string& name) {

@@ -20,17 +20,14 @@
 #include "villagebot/scheduler.hpp"
 #include "villagebot/storage.hpp"
 
+#include "plugin_support.hpp"
+
 namespace villagebot::emergency {
 
 // A refusal: code (invalid 422, not_found 404, conflict 409, out_of_scope 403) and "中文 / English".
-class AlertError : public std::runtime_error {
+class AlertError : public plugin_support::Refusal {
  public:
-  AlertError(std::string code, const std::string& message) : std::runtime_error(message), code_(std::move(code)) {}
-  [[nodiscard]] const std::string& code() const { return code_; }
-  [[nodiscard]] std::string in(Lang lang) const;
-
- private:
-  std::string code_;
+  using Refusal::Refusal;
 };
 
 // [[plugins.emergency.teams]]: a subgroup such as 民兵 or 护林员.

@@ -49,35 +49,9 @@ json people_json(const HttpRequest& req, const std::vector<Person>& people) {
   return out;
 }
 
-HttpResponse refused(const AlertError& e) {
-  const int status = e.code() == "not_found"      ? 404
-                     : e.code() == "conflict"     ? 409
-                     : e.code() == "out_of_scope" ? 403
-                                                  : 422;
-  return HttpResponse::error(status, e.code(), e.what());
-}
-
-std::optional<std::int64_t> id_of(const HttpRequest& req) {
-  const std::string v = req.path_param("id");
-  if (v.empty() || v.size() > 15 || v.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
-  return std::stoll(v);
-}
-
 const auto& cell = plugin_support::csv_cell;
-
-std::string local_time(std::int64_t ms, std::int64_t offset_s) {
-  using namespace std::chrono;
-  const sys_seconds t{seconds{ms / 1000 + offset_s}};
-  const auto day = floor<days>(t);
-  const year_month_day ymd{day};
-  const hh_mm_ss hms{t - day};
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02d:%02d:%02d", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()));
-  return buf;
-}
+using plugin_support::id_of;
+using plugin_support::refused;
 
 constexpr const char* kAlertSchema =
     R"json({"type":"object","properties":{"id":{"type":"integer"},"kind":{"type":"string"},"text":{"type":"string"},"meeting_point":{"type":"string"},"team":{"type":"string"},"responses_needed":{"type":"integer"},"drill":{"type":"boolean"},"status":{"type":"string","enum":["sending","active","stood_down"]},"broadcast_id":{"type":["integer","null"]},"next_step":{"type":"object"},"created_by":{"type":"string"},"created_at_ms":{"type":"integer"},"sent_at_ms":{"type":["integer","null"]},"enough_at_ms":{"type":["integer","null"]},"stood_down_at_ms":{"type":["integer","null"]},"stood_down_by":{"type":"string"}}})json";
@@ -262,7 +236,7 @@ std::vector<Registration> register_emergency_api(RouteRegistry& routes, Alerts& 
     std::string out = "\xEF\xBB\xBF时间,事件,姓名,手机,说明\r\n";
     for (const auto& e : events) {
       const auto it = people.find(e.person_id);
-      out += local_time(e.at_ms, offset_s) + "," + cell(e.event) + "," +
+      out += plugin_support::local_time(e.at_ms, offset_s, true) + "," + cell(e.event) + "," +
              cell(it == people.end() ? "" : it->second.name) + "," +
              cell(it == people.end() ? "" : phone_for(req, it->second.phone)) + "," + cell(e.detail) + "\r\n";
     }

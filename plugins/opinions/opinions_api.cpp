@@ -52,11 +52,7 @@ json ticket_json(Tickets& tickets, const HttpRequest& req, const Ticket& t) {
 }
 
 const auto& cell = plugin_support::csv_cell;
-
-HttpResponse refused(const TicketError& e) {
-  const int status = e.code() == "not_found" ? 404 : e.code() == "conflict" ? 409 : e.code() == "forbidden" ? 403 : 422;
-  return HttpResponse::error(status, e.code(), e.what());
-}
+using plugin_support::refused;
 
 constexpr const char* kTicketSchema =
     R"json({"type":"object","properties":{"number":{"type":"string"},"kind":{"type":"string"},"category":{"type":"string"},"text":{"type":"string"},"sender":{"type":"object","description":"only {anonymous:true} for an anonymous ticket unless the caller is a supervisor"},"org_unit":{"type":["string","null"]},"assignee_person_id":{"type":["integer","null"]},"level":{"type":"integer"},"status":{"type":"string","enum":["open","answered"]},"sla_due_ms":{"type":"integer"},"created_at_ms":{"type":"integer"},"answer":{"type":["string","null"]},"answered_by":{"type":"string"},"answered_at_ms":{"type":["integer","null"]},"rating":{"type":["string","null"],"enum":["satisfied","unsatisfied",null]}}})json";

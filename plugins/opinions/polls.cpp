@@ -49,20 +49,11 @@ Polls::Polls(Storage& storage, Scheduler& scheduler, Directory& directory, Event
 }
 
 std::int64_t Polls::now_ms() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(scheduler_.now().time_since_epoch()).count();
+  return plugin_support::now_ms(scheduler_);
 }
 
 std::string Polls::local_time(std::int64_t ms) const {
-  using namespace std::chrono;
-  const sys_seconds t{seconds{ms / 1000 + utc_offset_s_}};
-  const auto day = floor<days>(t);
-  const year_month_day ymd{day};
-  const hh_mm_ss hms{t - day};
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%02u-%02u %02d:%02d", static_cast<unsigned>(ymd.month()),
-                static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
-                static_cast<int>(hms.minutes().count()));
-  return buf;
+  return plugin_support::local_time(ms, utc_offset_s_).substr(5);
 }
 
 void Polls::load_index() {

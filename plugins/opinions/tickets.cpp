@@ -49,13 +49,6 @@ Ticket from_row(const Row& r) {
 
 }  // namespace
 
-std::string TicketError::in(Lang lang) const {
-  const std::string both = what();
-  const auto slash = both.find(" / ");
-  if (slash == std::string::npos) return both;
-  return lang == Lang::en ? both.substr(slash + 3) : both.substr(0, slash);
-}
-
 Tickets::Tickets(Storage& storage, Messenger& messenger, Scheduler& scheduler, Directory& directory,
                  TicketsOptions options)
     : storage_(storage),
@@ -69,20 +62,11 @@ const std::vector<Migration>& Tickets::migrations() {
 }
 
 std::int64_t Tickets::now_ms() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(scheduler_.now().time_since_epoch()).count();
+  return plugin_support::now_ms(scheduler_);
 }
 
 std::string Tickets::local_time(std::int64_t ms) const {
-  using namespace std::chrono;
-  const sys_seconds t{seconds{ms / 1000 + options_.utc_offset_s}};
-  const auto day = floor<days>(t);
-  const year_month_day ymd{day};
-  const hh_mm_ss hms{t - day};
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02d:%02d", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()));
-  return buf;
+  return plugin_support::local_time(ms, options_.utc_offset_s);
 }
 
 std::string Tickets::category_of(const std::string& text) const {

@@ -17,17 +17,14 @@
 #include "villagebot/scheduler.hpp"
 #include "villagebot/storage.hpp"
 
+#include "plugin_support.hpp"
+
 namespace villagebot::opinions {
 
 // invalid 422, not_found 404, conflict 409, forbidden 403; "中文 / English".
-class TicketError : public std::runtime_error {
+class TicketError : public plugin_support::Refusal {
  public:
-  TicketError(std::string code, const std::string& message) : std::runtime_error(message), code_(std::move(code)) {}
-  [[nodiscard]] const std::string& code() const { return code_; }
-  [[nodiscard]] std::string in(Lang lang) const;
-
- private:
-  std::string code_;
+  using Refusal::Refusal;
 };
 
 // [[plugins.opinions.categories]]: the first whose keyword occurs in the text wins.

@@ -70,14 +70,8 @@ HttpResponse refused(const LedgerError& e) {
   return HttpResponse::error(409, "refused", e.what());
 }
 
-std::int64_t int_param(const HttpRequest& req, std::string_view name, std::int64_t fallback, std::int64_t lo,
-                       std::int64_t hi) {
-  const std::string v = req.query_param(name);
-  if (v.empty() || v.size() > 12 || v.find_first_not_of("0123456789") != std::string::npos) return fallback;
-  return std::clamp<std::int64_t>(std::stoll(v), lo, hi);
-}
-
 const auto& cell = plugin_support::csv_cell;
+using plugin_support::int_param;
 
 constexpr const char* kEntrySchema =
     R"({"type":"object","properties":{"id":{"type":"integer"},"household_id":{"type":"integer"},"points":{"type":"integer"},"reason":{"type":"string"},"rule_code":{"type":"string"},"source":{"type":"string"},"proposer":{"type":"string"},"approver":{"type":"string"},"reverses":{"type":["integer","null"]},"created_at_ms":{"type":"integer"},"prev_hash":{"type":"string"},"hash":{"type":"string"}}})";

@@ -33,13 +33,6 @@ Shift shift_from(const Row& r) {
 
 }  // namespace
 
-std::string ShiftError::in(Lang lang) const {
-  const std::string both = what();
-  const auto slash = both.find(" / ");
-  if (slash == std::string::npos) return both;
-  return lang == Lang::en ? both.substr(slash + 3) : both.substr(0, slash);
-}
-
 Shifts::Shifts(Storage& storage, Scheduler& scheduler, Directory& directory, EventBus& events)
     : storage_(storage), scheduler_(scheduler), directory_(directory), events_(events) {}
 
@@ -48,7 +41,7 @@ const std::vector<Migration>& Shifts::migrations() {
 }
 
 std::int64_t Shifts::now_ms() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(scheduler_.now().time_since_epoch()).count();
+  return plugin_support::now_ms(scheduler_);
 }
 
 void Shifts::load_posts(const std::vector<Post>& posts) {

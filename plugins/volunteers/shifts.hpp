@@ -17,16 +17,13 @@
 #include "villagebot/scheduler.hpp"
 #include "villagebot/storage.hpp"
 
+#include "plugin_support.hpp"
+
 namespace villagebot::volunteers {
 
-class ShiftError : public std::runtime_error {
+class ShiftError : public plugin_support::Refusal {
  public:
-  ShiftError(std::string code, const std::string& message) : std::runtime_error(message), code_(std::move(code)) {}
-  [[nodiscard]] const std::string& code() const { return code_; }
-  [[nodiscard]] std::string in(Lang lang) const;
-
- private:
-  std::string code_;
+  using Refusal::Refusal;
 };
 
 struct Post {
