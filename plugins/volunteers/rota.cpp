@@ -83,4 +83,57 @@ Fairness fairness(const Rota& rota, const std::vector<RotaVolunteer>& volunteers
   return f;
 }
 
+std::vector<Problem> check_rota(const std::vector<Assignment>& assignments, const std::vector<RotaShift>& shifts,
+                                const std::vector<RotaVolunteer>& volunteers, const RotaOptions& options, Rota& rota) {
+  std::map<std::int64_t, const RotaShift*> shift_by_id;
+  for (const auto& s : shifts) shift_by_id[s.id] = &s;
+  std::map<std::int64_t, const RotaVolunteer*> person_by_id;
+  for (const auto& v : volunteers) person_by_id[v.person_id] = &v;
+  rota = Rota{};
+  for (const auto& v : volunteers) rota.load[v.person_id] = v.hours_before_ms;
+  std::vector<Problem> problems;
+  std::map<std::int64_t, int> filled;
+  std::map<std::int64_t, std::vector<std::pair<std::int64_t, Interval>>> taken;  // person → (shift, times)
+  for (const auto& a : assignments) {
+    const auto s = shift_by_id.find(a.shift_id);
+    const auto v = person_by_id.find(a.person_id);
+    if (s == shift_by_id.end()) {
+      problems.push_back({a.shift_id, a.person_id, "unknown_shift"});
+      continue;
+    }
+    if (v == person_by_id.end()) {
+      problems.push_back({a.shift_id, a.person_id, "unknown_person"});
+      continue;
+    }
+    const RotaShift& sh = *s->second;
+    const RotaVolunteer& vol = *v->second;
+    bool twice = false, rest = false, away = false;
+    for (const auto& [id, t] : taken[a.person_id]) {
+      if (id == sh.id)
+        twice = true;
+      else if (overlaps(sh.start_ms - options.min_rest_ms, sh.end_ms + options.min_rest_ms, t.start_ms, t.end_ms))
+        rest = true;
+    }
+    for (const auto& u : vol.unavailable)
+      if (overlaps(sh.start_ms, sh.end_ms, u.start_ms, u.end_ms)) away = true;
+    const char* code = twice                              ? "duplicate"
+                       : filled[sh.id] >= sh.capacity     ? "over_capacity"
+                       : !has_role(vol, sh.required_role) ? "role"
+                       : away                             ? "unavailable"
+                       : rest                             ? "rest"
+                                                          : nullptr;
+    if (code != nullptr) {
+      problems.push_back({a.shift_id, a.person_id, code});
+      continue;
+    }
+    ++filled[sh.id];
+    taken[a.person_id].push_back({sh.id, {sh.start_ms, sh.end_ms}});
+    rota.assignments.push_back(a);
+    rota.load[a.person_id] += sh.end_ms - sh.start_ms;
+  }
+  for (const auto& s : shifts)
+    if (filled[s.id] < s.capacity) rota.unfilled[s.id] = s.capacity - filled[s.id];
+  return problems;
+}
+
 }  // namespace villagebot::volunteers

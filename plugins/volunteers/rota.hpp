@@ -57,4 +57,14 @@ struct Fairness {
 };
 Fairness fairness(const Rota& rota, const std::vector<RotaVolunteer>& volunteers);
 
+// A rota given by hand (an adjusted draft), checked against the same rules: what is wrong with
+// each assignment (code: unknown_shift, unknown_person, duplicate, over_capacity, role,
+// unavailable, rest), and the loads and unfilled places it leaves in `rota`.
+struct Problem {
+  std::int64_t shift_id = 0, person_id = 0;
+  std::string code;
+};
+std::vector<Problem> check_rota(const std::vector<Assignment>& assignments, const std::vector<RotaShift>& shifts,
+                                const std::vector<RotaVolunteer>& volunteers, const RotaOptions& options, Rota& rota);
+
 }  // namespace villagebot::volunteers
