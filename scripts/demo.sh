@@ -37,6 +37,9 @@ villagebot demo — 演示村 (200 villagers in 60 households; who is who: confi
   (e.g. 13800000009) answer "1" or "2"; the commander sends "点名", then "解除".
   Opinions: a villager sends "意见 村口路灯坏了"; the cadre 13800000064 sends
   "发起投票 村道用什么材料？ | 水泥路 | 柏油路" and villagers answer with the number.
+  Volunteers: 13800000009 sends "班次", then "报名 1", "我的班次"; "换班 1" offers the place
+  and another volunteer (13800000014) takes it with "接班 1". Rota and fairness:
+    curl -s -H 'Authorization: Bearer ${token}' localhost:${port}/api/v1/volunteers/shifts
 
   Or chat in a terminal, as anyone in the village:
     ./build/villagebot chat --as 13800000001 --config ${config}

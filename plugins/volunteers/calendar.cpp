@@ -11,6 +11,9 @@ namespace villagebot::volunteers {
 
 namespace {
 
+// Feeds hold the shifts of the last 90 days and all ahead: a calendar keeps what it saw before.
+constexpr std::int64_t kFeedPastMs = 90LL * 24 * 3600 * 1000;
+
 std::string ics_time(std::int64_t ms) {
   using namespace std::chrono;
   const sys_seconds t{seconds{ms / 1000}};
@@ -84,16 +87,16 @@ std::string calendar(const std::string& name, const std::vector<Shift>& shifts, 
 
 std::string Shifts::ics_of_person(std::int64_t person_id) {
   const auto mine = select(
-      "JOIN vol_signups g ON g.shift_id = s.id WHERE g.person_id = ? AND g.status IN ('signed', 'completed') ORDER BY "
-      "s.start_ms LIMIT 1000",
-      {person_id});
+      "JOIN vol_signups g ON g.shift_id = s.id WHERE g.person_id = ? AND g.status IN ('signed', 'completed') AND "
+      "s.end_ms > ? ORDER BY s.start_ms LIMIT 1000",
+      {person_id, now_ms() - kFeedPastMs});
   const auto p = directory_.person(person_id);
   return calendar((p ? p->name : std::string("志愿者")) + "的值班", mine, now_ms());
 }
 
 std::string Shifts::ics_of_post(const std::string& code) {
   const auto p = post(code);
-  const auto list = shifts_between(0, INT64_MAX, code);
+  const auto list = shifts_between(now_ms() - kFeedPastMs, INT64_MAX, code);
   return calendar(p ? p->name : code, list, now_ms());
 }
 

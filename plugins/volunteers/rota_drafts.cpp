@@ -38,14 +38,15 @@ Shifts::Period Shifts::period(std::int64_t from_ms, std::int64_t to_ms) {
                  "vol_shifts s JOIN vol_posts p ON p.id = s.post_id WHERE s.start_ms >= ? AND s.start_ms < ? ORDER BY "
                  "s.start_ms, s.id",
                  {from_ms, to_ms})) {
-      if (r.integer(4) > 0 && r.integer(6) == 0 && r.integer(2) > now)
+      // Full shifts too (capacity 0 left): a hand-made assignment to one is then over capacity.
+      if (r.integer(6) == 0 && r.integer(2) > now)
         p.shifts.push_back(RotaShift{r.integer(0), r.integer(1), r.integer(2), r.integer(3),
-                                     static_cast<int>(r.integer(4)), r.text(5)});
+                                     static_cast<int>(std::max<std::int64_t>(0, r.integer(4))), r.text(5)});
     }
     for (const Row& r :
          s.query("SELECT g.person_id, SUM(s.end_ms - s.start_ms) FROM vol_signups g JOIN vol_shifts s ON "
-                 "s.id = g.shift_id WHERE g.status IN ('signed', 'completed') AND s.start_ms >= ? AND s.start_ms < ? "
-                 "GROUP BY g.person_id",
+                 "s.id = g.shift_id WHERE g.status IN ('signed', 'completed') AND s.cancelled_at_ms IS NULL AND "
+                 "s.start_ms >= ? AND s.start_ms < ? GROUP BY g.person_id",
                  {from_ms, to_ms}))
       before[r.integer(0)] = r.integer(1);
     for (const Row& r :
@@ -175,37 +176,65 @@ json Shifts::publish(std::int64_t draft_id) {
   });
   if (rows.empty()) throw ShiftError("not_found", "没有这个排班草稿 / no such rota draft");
   const auto from = rows[0].integer(0), to = rows[0].integer(1);
-  if (rows[0].integer(3) != 0) return draft(draft_id);  // published once: the same answer again
   const Period p = period(from, to);
-  Rota sound;
-  const auto problems = check_rota(assignments_of(rows[0].text(2)), p.shifts, p.people, {options_.min_rest_ms}, sound);
-  // Each place is taken only while the shift still has one: a 报名 since the preview wins.
+  std::vector<Problem> problems;
   std::vector<Assignment> written;
-  const auto now = now_ms();
-  storage_.write_sync([&](Session& s) {
-    written.clear();
-    for (const auto& a : sound.assignments) {
-      const auto changed = s.execute(
-          "INSERT INTO vol_signups (shift_id, person_id, status, signed_at_ms) SELECT ?, ?, 'signed', ? WHERE "
-          "(SELECT COUNT(*) FROM vol_signups WHERE shift_id = ? AND status = 'signed') < (SELECT capacity FROM "
-          "vol_shifts WHERE id = ?) ON CONFLICT (shift_id, person_id) DO UPDATE SET status = 'signed', "
-          "checked_in_at_ms = NULL, offered_at_ms = NULL, swapped_to = NULL WHERE status != 'signed'",
-          {a.shift_id, a.person_id, now, a.shift_id, a.shift_id});
-      if (changed > 0) written.push_back(a);
+  bool first = false;
+  if (rows[0].integer(3) == 0) {
+    Rota sound;
+    problems = check_rota(assignments_of(rows[0].text(2)), p.shifts, p.people, {options_.min_rest_ms}, sound);
+    const auto now = now_ms();
+    storage_.write_sync([&](Session& s) {
+      written.clear();
+      // The draft is claimed first: of two publishes at once, one writes and the other finds it done.
+      first = s.execute("UPDATE vol_rota_drafts SET published_at_ms = ? WHERE id = ? AND published_at_ms IS NULL",
+                        {now, draft_id}) > 0;
+      if (!first) return;
+      // Each place is taken only while the shift still has one: a 报名 since the preview wins.
+      for (const auto& a : sound.assignments) {
+        const auto changed = s.execute(
+            "INSERT INTO vol_signups (shift_id, person_id, status, signed_at_ms) SELECT ?, ?, 'signed', ? WHERE "
+            "(SELECT COUNT(*) FROM vol_signups WHERE shift_id = ? AND status = 'signed') < (SELECT capacity FROM "
+            "vol_shifts WHERE id = ? AND cancelled_at_ms IS NULL) ON CONFLICT (shift_id, person_id) DO UPDATE SET "
+            "status = 'signed', checked_in_at_ms = NULL, offered_at_ms = NULL, swapped_to = NULL WHERE status != "
+            "'signed'",
+            {a.shift_id, a.person_id, now, a.shift_id, a.shift_id});
+        if (changed > 0) written.push_back(a);
+      }
+      s.execute("UPDATE vol_rota_drafts SET assignments = ? WHERE id = ?",
+                {assignments_json(written).dump(), draft_id});
+    });
+    if (first) {
+      for (const auto& a : sound.assignments)
+        if (std::find_if(written.begin(), written.end(), [&](const Assignment& w) {
+              return w.shift_id == a.shift_id && w.person_id == a.person_id;
+            }) == written.end())
+          problems.push_back({a.shift_id, a.person_id, "taken_meanwhile"});
     }
-    s.execute("UPDATE vol_rota_drafts SET assignments = ?, published_at_ms = ? WHERE id = ?",
-              {assignments_json(written).dump(), now, draft_id});
-  });
+  }
+  if (!first) {  // published before (or by a concurrent call): what was written then
+    const auto again = storage_.read(
+        [&](Session& s) { return s.query("SELECT assignments FROM vol_rota_drafts WHERE id = ?", {draft_id}); });
+    written = assignments_of(again.at(0).text(0));
+    problems.clear();
+  }
+  // Each person assigned is told by a notice; the keys make a repeated publish (or one after a
+  // crash before everyone was told) tell nobody twice and miss nobody.
   std::map<std::int64_t, std::vector<std::int64_t>> by_person;
   for (const auto& a : written) by_person[a.person_id].push_back(a.shift_id);
   for (const auto& [person, ids] : by_person) {
-    std::string body = "您被安排值班：";
+    std::string body = "您被安排值班：", body_en = "You are on the rota:";
     for (auto id : ids)
-      if (const auto it = p.info.find(id); it != p.info.end()) body += "\n" + describe(it->second, Lang::zh);
+      if (const auto it = p.info.find(id); it != p.info.end()) {
+        body += "\n" + describe(it->second, Lang::zh);
+        body_en += "\n" + describe(it->second, Lang::en);
+      }
     body += "\n发送「我的班次」查看；不能来请在截止前发送「取消报名 班次号」，或发送「换班 班次号」找人接班。";
+    body_en += "\nSend \"shifts\" to see them; cannot come? \"unsignup <no>\" before the cut-off, or \"swap <no>\".";
     events_.publish("announcements.notice", {{"category", "值班安排"},
                                              {"title", "值班安排"},
                                              {"body", body},
+                                             {"body_en", body_en},
                                              {"audience", {{"persons", {person}}}},
                                              {"ask_ack", true},
                                              {"source", "volunteers"},
@@ -216,11 +245,6 @@ json Shifts::publish(std::int64_t draft_id) {
   json skipped = json::array();
   for (const auto& pr : problems)
     skipped.push_back({{"shift_id", pr.shift_id}, {"person_id", pr.person_id}, {"problem", pr.code}});
-  for (const auto& a : sound.assignments)
-    if (std::find_if(written.begin(), written.end(), [&](const Assignment& w) {
-          return w.shift_id == a.shift_id && w.person_id == a.person_id;
-        }) == written.end())
-      skipped.push_back({{"shift_id", a.shift_id}, {"person_id", a.person_id}, {"problem", "taken_meanwhile"}});
   out["skipped"] = skipped;
   return out;
 }

@@ -70,7 +70,23 @@ std::vector<int> weekdays_of(const std::string& text) {
   return out;
 }
 
+// Inside a write: the shift is neither cancelled nor completed (a cancellation since the caller
+// looked wins).
+bool open_in(Session& s, std::int64_t shift_id) {
+  return !s.query("SELECT 1 FROM vol_shifts WHERE id = ? AND cancelled_at_ms IS NULL AND completed_at_ms IS NULL",
+                  {shift_id})
+              .empty();
+}
+
 }  // namespace
+
+std::optional<int> parse_clock(const std::string& text) {
+  auto digit = [&](std::size_t i) { return text[i] >= '0' && text[i] <= '9'; };
+  if (text.size() != 5 || text[2] != ':' || !digit(0) || !digit(1) || !digit(3) || !digit(4)) return std::nullopt;
+  const int h = (text[0] - '0') * 10 + (text[1] - '0'), m = (text[3] - '0') * 10 + (text[4] - '0');
+  if (h > 24 || m > 59 || (h == 24 && m != 0)) return std::nullopt;
+  return h * 60 + m;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Setup, posts and templates
@@ -141,10 +157,22 @@ void Shifts::load_templates(const std::vector<ShiftTemplate>& templates) {
       throw ShiftError("not_found", "模板 " + t.code + " 的岗位 " + t.post_code + " 不存在 / template " + t.code +
                                         ": no post " + t.post_code);
   }
+  const auto now = now_ms();
   storage_.write_sync([&](Session& s) {
     std::string codes;
     std::vector<Value> params;
     for (const auto& t : templates) {
+      // A template whose days or times changed: its future shifts nobody signed up for go (the new
+      // ones are made next); shifts with sign-ups stay for an officer to handle.
+      const auto old =
+          s.query("SELECT id, weekdays, start_minute, end_minute FROM vol_templates WHERE code = ?", {t.code});
+      if (!old.empty() && (old[0].text(1) != weekdays_text(t.weekdays) || old[0].integer(2) != t.start_minute ||
+                           old[0].integer(3) != t.end_minute))
+        s.execute(
+            "UPDATE vol_shifts SET cancelled_at_ms = ? WHERE template_id = ? AND start_ms > ? AND cancelled_at_ms IS "
+            "NULL AND NOT EXISTS (SELECT 1 FROM vol_signups g WHERE g.shift_id = vol_shifts.id AND g.status = "
+            "'signed')",
+            {now, old[0].integer(0), now});
       s.execute(
           "INSERT INTO vol_templates (code, post_id, weekdays, start_minute, end_minute, capacity, cutoff_minutes, "
           "active) VALUES (?, (SELECT id FROM vol_posts WHERE code = ?), ?, ?, ?, ?, ?, 1) ON CONFLICT (code) DO "
@@ -243,7 +271,8 @@ int Shifts::materialise() {
   // Jobs for every shift that has none yet: the new ones, and any whose jobs a crash lost
   // between the insert and here.
   const auto unscheduled = storage_.read([&](Session& s) {
-    return shifts_of(s, "WHERE s.completion_job_id IS NULL AND s.cancelled_at_ms IS NULL AND s.end_ms > ?", {now});
+    return shifts_of(s, "WHERE s.completion_job_id IS NULL AND s.cancelled_at_ms IS NULL AND s.completed_at_ms IS NULL",
+                     {});
   });
   for (const auto& sh : unscheduled) schedule_jobs(sh);
   return made;
@@ -286,6 +315,7 @@ Shift Shifts::add_shift(const std::string& post_code, std::int64_t start_ms, std
                      "时间或人数不对（一个班次最长 24 小时，1–1000 人） / the times or the capacity are "
                      "wrong (a shift is at most 24 hours, 1 to 1000 people)");
   if (start_ms <= now_ms()) throw ShiftError("invalid", "开始时间已过 / the start is in the past");
+  if (start_ms > now_ms() + 730 * kDay) throw ShiftError("invalid", "最多提前两年 / at most two years ahead");
   if (cutoff_ms == 0 || cutoff_ms > start_ms) cutoff_ms = start_ms;
   const auto id = storage_.write([&](Session& s) {
     s.execute("INSERT INTO vol_shifts (post_id, start_ms, end_ms, capacity, signup_cutoff_ms) VALUES (?, ?, ?, ?, ?)",
@@ -299,12 +329,14 @@ Shift Shifts::add_shift(const std::string& post_code, std::int64_t start_ms, std
 Shift Shifts::cancel_shift(std::int64_t shift_id) {
   const auto sh = shift(shift_id);
   if (!sh) throw ShiftError("not_found", "没有这个班次 / no such shift");
-  if (sh->cancelled_at_ms > 0) return *sh;
-  if (sh->end_ms <= now_ms() || sh->completed_at_ms > 0)
+  if (sh->cancelled_at_ms == 0 && (sh->end_ms <= now_ms() || sh->completed_at_ms > 0))
     throw ShiftError("conflict", "班次已结束，不能取消 / the shift is over");
+  // Cancelled again (a retry, or after a crash before everyone was told): the notices go again
+  // with the same keys, so nobody is told twice and nobody is missed.
   std::vector<std::int64_t> people;
   storage_.write_sync([&](Session& s) {
-    s.execute("UPDATE vol_shifts SET cancelled_at_ms = ? WHERE id = ?", {now_ms(), shift_id});
+    s.execute("UPDATE vol_shifts SET cancelled_at_ms = COALESCE(cancelled_at_ms, ?) WHERE id = ?",
+              {now_ms(), shift_id});
     for (const Row& r :
          s.query("SELECT person_id FROM vol_signups WHERE shift_id = ? AND status = 'signed'", {shift_id}))
       people.push_back(r.integer(0));
@@ -349,6 +381,15 @@ Record Shifts::record_in(Session& s, std::int64_t person_id) {
   return rec;
 }
 
+std::optional<Shift> Shifts::usable(std::int64_t shift_id) {
+  auto sh = shift(shift_id);
+  if (!sh)
+    throw ShiftError("not_found",
+                     "没有第 " + std::to_string(shift_id) + " 号班次 / no shift " + std::to_string(shift_id));
+  if (sh->cancelled_at_ms > 0) throw ShiftError("conflict", "这个班次已取消 / the shift is cancelled");
+  return sh;
+}
+
 void Shifts::check_eligible(Session& s, const Shift& shift, const Person& person, const std::string& required_role) {
   if (!required_role.empty() && !person.has_role(required_role))
     throw ShiftError("forbidden",
@@ -368,20 +409,21 @@ void Shifts::check_eligible(Session& s, const Shift& shift, const Person& person
   if (!clash.empty())
     throw ShiftError("conflict", "这个时间您已有第 " + clash[0].text(0) + " 号班次 / you are on shift " +
                                      clash[0].text(0) + " at that time");
+  const auto away =
+      s.query("SELECT reason FROM vol_unavailable WHERE person_id = ? AND from_ms < ? AND to_ms > ? LIMIT 1",
+              {person.id, shift.end_ms, shift.start_ms});
+  if (!away.empty()) throw ShiftError("conflict", "您登记了这段时间不能值班 / you are marked unavailable at that time");
 }
 
 Shift Shifts::sign_up(std::int64_t shift_id, const Person& person, bool officer) {
-  const auto sh = shift(shift_id);
-  if (!sh)
-    throw ShiftError("not_found",
-                     "没有第 " + std::to_string(shift_id) + " 号班次 / no shift " + std::to_string(shift_id));
-  if (sh->cancelled_at_ms > 0) throw ShiftError("conflict", "这个班次已取消 / the shift is cancelled");
+  const auto sh = usable(shift_id);
   const auto p = post(sh->post_code);
   const auto now = now_ms();
   if (now >= (officer ? sh->start_ms : sh->signup_cutoff_ms))
     throw ShiftError("conflict", "报名已截止 / sign-ups for this shift are closed");
   // Counted and inserted in one write: the single writer makes the last place go to one person.
   const std::string outcome = storage_.write([&](Session& s) -> std::string {
+    if (!open_in(s, shift_id)) return "cancelled";
     auto mine = s.query("SELECT status FROM vol_signups WHERE shift_id = ? AND person_id = ?", {shift_id, person.id});
     if (!mine.empty() && mine[0].text(0) == "signed") return "already";
     check_eligible(s, *sh, person, p ? p->required_role : std::string());
@@ -406,6 +448,7 @@ Shift Shifts::sign_up(std::int64_t shift_id, const Person& person, bool officer)
     throw ShiftError("conflict", "这个班次已经报满了 / the shift is full");
   }
   if (outcome == "already") throw ShiftError("conflict", "您已经报名了这个班次 / you are signed up already");
+  if (outcome == "cancelled") throw ShiftError("conflict", "这个班次已取消 / the shift is cancelled");
   return *shift(shift_id);
 }
 
@@ -427,9 +470,7 @@ void Shifts::cancel(std::int64_t shift_id, const Person& person, bool officer) {
 }
 
 Shift Shifts::offer(std::int64_t shift_id, const Person& person) {
-  const auto sh = shift(shift_id);
-  if (!sh) throw ShiftError("not_found", "没有这个班次 / no such shift");
-  if (sh->cancelled_at_ms > 0) throw ShiftError("conflict", "这个班次已取消 / the shift is cancelled");
+  const auto sh = usable(shift_id);
   const auto now = now_ms();
   if (now >= sh->start_ms) throw ShiftError("conflict", "班次已开始，不能换班 / the shift has started");
   const std::string outcome = storage_.write([&](Session& s) -> std::string {
@@ -459,9 +500,7 @@ void Shifts::withdraw_offer(std::int64_t shift_id, const Person& person) {
 }
 
 Shift Shifts::take(std::int64_t shift_id, const Person& person) {
-  const auto sh = shift(shift_id);
-  if (!sh) throw ShiftError("not_found", "没有这个班次 / no such shift");
-  if (sh->cancelled_at_ms > 0) throw ShiftError("conflict", "这个班次已取消 / the shift is cancelled");
+  const auto sh = usable(shift_id);
   const auto now = now_ms();
   if (now >= sh->start_ms) throw ShiftError("conflict", "班次已开始 / the shift has started");
   const auto p = post(sh->post_code);
@@ -490,6 +529,7 @@ Shift Shifts::take(std::int64_t shift_id, const Person& person) {
   });
   if (outcome == "already") throw ShiftError("conflict", "您已经在这个班次上 / you are on this shift already");
   if (outcome == "none") throw ShiftError("not_found", "这个班次没有人换班 / nobody offered a place on this shift");
+  if (outcome == "cancelled") throw ShiftError("conflict", "这个班次已取消 / the shift is cancelled");
   const auto giver = directory_.person(from);
   const Lang lang = giver ? giver->lang : Lang::zh;
   messenger_.send_to_person(
@@ -511,35 +551,42 @@ Shift Shifts::check_in(const Person& person) {
   });
   if (rows.empty()) throw ShiftError("not_found", "您现在没有正在进行的班次 / you are on no shift right now");
   const Shift sh = rows[0];
-  storage_.write_sync([&](Session& s) {
-    s.execute(
-        "UPDATE vol_signups SET checked_in_at_ms = COALESCE(checked_in_at_ms, ?) WHERE shift_id = ? AND "
-        "person_id = ?",
-        {now, sh.id, person.id});
+  // Still signed up and the shift not over, checked in the write itself: the completion job
+  // cannot have turned it into a no-show in between.
+  const bool recorded = storage_.write([&](Session& s) {
+    return s.execute(
+               "UPDATE vol_signups SET checked_in_at_ms = COALESCE(checked_in_at_ms, ?) WHERE shift_id = ? AND "
+               "person_id = ? AND status = 'signed' AND EXISTS (SELECT 1 FROM vol_shifts WHERE id = ? AND end_ms > ? "
+               "AND completed_at_ms IS NULL AND cancelled_at_ms IS NULL)",
+               {now, sh.id, person.id, sh.id, now}) > 0;
   });
+  if (!recorded) throw ShiftError("not_found", "您现在没有正在进行的班次 / you are on no shift right now");
   return sh;
 }
 
 void Shifts::complete(std::int64_t shift_id) {
   const auto sh = shift(shift_id);
-  if (!sh || sh->cancelled_at_ms > 0) return;
-  struct Done {
-    std::int64_t person_id;
-    bool completed;
-  };
-  std::vector<Done> done;
-  storage_.read([&](Session& s) {
-    for (const Row& r : s.query("SELECT person_id, checked_in_at_ms IS NOT NULL FROM vol_signups WHERE shift_id = ? "
-                                "AND status IN ('signed', 'completed') ORDER BY person_id",
-                                {shift_id}))
-      done.push_back({r.integer(0), r.integer(1) != 0});
+  if (!sh || sh->cancelled_at_ms > 0 || now_ms() < sh->end_ms) return;
+  // The marks in one write, decided there: a check-in that committed before it counts.
+  storage_.write_sync([&](Session& s) {
+    s.execute(
+        "UPDATE vol_signups SET status = CASE WHEN checked_in_at_ms IS NOT NULL THEN 'completed' ELSE 'no_show' END "
+        "WHERE shift_id = ? AND status = 'signed'",
+        {shift_id});
+    s.execute("UPDATE vol_shifts SET completed_at_ms = COALESCE(completed_at_ms, ?) WHERE id = ?",
+              {now_ms(), shift_id});
   });
+  // Then the points of everyone completed, each with its key (the points ledger takes a key
+  // once): the job run again — after a crash here, or twice — awards nothing twice and misses
+  // nobody.
   const auto p = post(sh->post_code);
-  // Points first, each with its key (the points ledger takes a key once): a repeated job or a
-  // restart between here and the marks below awards nothing twice.
-  for (const auto& d : done) {
-    if (!d.completed || !p || p->points_rule.empty()) continue;
-    const auto person = directory_.person(d.person_id);
+  if (!p || p->points_rule.empty()) return;
+  const auto done = storage_.read([&](Session& s) {
+    return s.query("SELECT person_id FROM vol_signups WHERE shift_id = ? AND status = 'completed' ORDER BY person_id",
+                   {shift_id});
+  });
+  for (const Row& r : done) {
+    const auto person = directory_.person(r.integer(0));
     if (!person || person->household_id == 0) continue;
     events_.publish("points.award", {{"household_id", person->household_id},
                                      {"rule_code", p->points_rule},
@@ -547,15 +594,8 @@ void Shifts::complete(std::int64_t shift_id) {
                                      {"reason", p->name + "值班"},
                                      {"source", "volunteers"},
                                      {"idempotency_key", "volunteers:shift:" + std::to_string(shift_id) + ":" +
-                                                             std::to_string(d.person_id)}});
+                                                             std::to_string(person->id)}});
   }
-  storage_.write_sync([&](Session& s) {
-    for (const auto& d : done)
-      s.execute("UPDATE vol_signups SET status = ? WHERE shift_id = ? AND person_id = ?",
-                {std::string(d.completed ? "completed" : "no_show"), shift_id, d.person_id});
-    s.execute("UPDATE vol_shifts SET completed_at_ms = COALESCE(completed_at_ms, ?) WHERE id = ?",
-              {now_ms(), shift_id});
-  });
 }
 
 void Shifts::remind(std::int64_t shift_id, const std::string& kind) {

@@ -32,6 +32,9 @@ class ShiftError : public plugin_support::Refusal {
   using Refusal::Refusal;
 };
 
+// "07:00" → 420 minutes after midnight ("24:00" → 1440); nullopt for anything else.
+std::optional<int> parse_clock(const std::string& text);
+
 struct Post {
   std::int64_t id = 0;
   std::string code, name, place, required_role, points_rule;
@@ -169,6 +172,8 @@ class Shifts {
   // Refuses when the person is suspended, on an overlapping shift, or lacks the post's role.
   void check_eligible(Session& s, const Shift& shift, const Person& person, const std::string& required_role);
   Record record_in(Session& s, std::int64_t person_id);
+  // The shift, refused (ShiftError) when there is none or it is cancelled.
+  std::optional<Shift> usable(std::int64_t shift_id);
   // Shifts with their posts: "s" the shift, "p" the post; `where` may join more.
   std::vector<Shift> select(const std::string& where, const std::vector<Value>& params);
 

@@ -47,13 +47,18 @@ json template_json(const ShiftTemplate& t) {
 }
 
 // A time in a body: unix ms, RFC 3339 or "YYYY-MM-DD HH:MM" village time, under `name` or `name_ms`.
+// Times the plugin takes lie between 1970 and 2100: arithmetic on them cannot overflow.
+constexpr std::int64_t kLatestMs = 4102444800000;  // 2100-01-01
+
 std::optional<std::int64_t> time_in(const json& body, const std::string& name, std::int64_t offset_s) {
   for (const auto& key : {name, name + "_ms"}) {
     if (!body.contains(key)) continue;
     const json& v = body[key];
-    if (v.is_number_integer()) return v.get<std::int64_t>();
-    if (v.is_string()) return plugin_support::parse_time(v.get<std::string>(), offset_s);
-    return std::nullopt;
+    std::optional<std::int64_t> t;
+    if (v.is_number_integer()) t = v.get<std::int64_t>();
+    if (v.is_string()) t = plugin_support::parse_time(v.get<std::string>(), offset_s);
+    if (t && (*t < 0 || *t > kLatestMs)) return std::nullopt;
+    return t;
   }
   return std::nullopt;
 }
@@ -64,14 +69,17 @@ std::int64_t required_time(const json& body, const std::string& name, std::int64
                                   " is missing or not a time (unix ms, RFC 3339 or 'YYYY-MM-DD HH:MM')");
 }
 
-// "07:00" → 420.
 std::optional<int> minute_of(const json& v) {
   if (!v.is_string()) return std::nullopt;
-  const std::string s = v.get<std::string>();
-  if (s.size() != 5 || s[2] != ':' || s.find_first_not_of("0123456789:") != std::string::npos) return std::nullopt;
-  const int h = std::stoi(s.substr(0, 2)), m = std::stoi(s.substr(3, 2));
-  if (h > 24 || m > 59 || (h == 24 && m != 0)) return std::nullopt;
-  return h * 60 + m;
+  return parse_clock(v.get<std::string>());
+}
+
+// An integer field within [lo, hi], or nullopt (absent, not an integer, out of range).
+std::optional<std::int64_t> integer_in(const json& body, const char* key, std::int64_t lo, std::int64_t hi) {
+  if (!body.contains(key) || !body[key].is_number_integer()) return std::nullopt;
+  const auto v = body[key].get<std::int64_t>();
+  if (v < lo || v > hi) return std::nullopt;
+  return v;
 }
 
 json parse_object(const HttpRequest& req) {
@@ -83,7 +91,7 @@ json parse_object(const HttpRequest& req) {
 std::int64_t query_time(const HttpRequest& req, const char* name, std::int64_t fallback, std::int64_t offset_s) {
   const std::string v = req.query_param(name);
   if (v.empty()) return fallback;
-  if (auto t = plugin_support::parse_time(v, offset_s)) return *t;
+  if (auto t = plugin_support::parse_time(v, offset_s); t && *t >= 0 && *t <= kLatestMs) return *t;
   throw ShiftError("invalid", std::string(name) + " 不是有效的时间 / " + name + " is not a time");
 }
 
@@ -130,6 +138,8 @@ std::vector<Registration> register_volunteers_api(RouteRegistry& routes, Shifts&
         respond(fn(req));
       } catch (const ShiftError& e) {
         respond(refused(e));
+      } catch (const nlohmann::json::exception& e) {  // a value of the wrong type deep in a body
+        respond(HttpResponse::error(422, "invalid", std::string("请求内容不对 / the body is malformed: ") + e.what()));
       }
     };
     regs.push_back(routes.add(std::move(spec)));
@@ -185,11 +195,13 @@ std::vector<Registration> register_volunteers_api(RouteRegistry& routes, Shifts&
       "POST", "shifts", writers, "Add a shift",
       [&shifts, offset](const HttpRequest& req) {
         const json b = parse_object(req);
-        if (!b.contains("post") || !b["post"].is_string() || !b.contains("capacity") ||
-            !b["capacity"].is_number_integer())
-          throw ShiftError("invalid", "需要 post、start、end、capacity / expected post, start, end, capacity");
+        const auto capacity = integer_in(b, "capacity", 1, 1000);
+        if (!b.contains("post") || !b["post"].is_string() || !capacity)
+          throw ShiftError("invalid",
+                           "需要 post、start、end、capacity（1–1000） / expected post, start, end, capacity "
+                           "(1 to 1000)");
         const Shift s = shifts.add_shift(b["post"].get<std::string>(), required_time(b, "start", offset),
-                                         required_time(b, "end", offset), b["capacity"].get<int>(),
+                                         required_time(b, "end", offset), static_cast<int>(*capacity),
                                          time_in(b, "signup_cutoff", offset).value_or(0));
         return HttpResponse::json(201, shift_json(s));
       },
@@ -275,17 +287,23 @@ std::vector<Registration> register_volunteers_api(RouteRegistry& routes, Shifts&
         ShiftTemplate t;
         const auto start = b.contains("start") ? minute_of(b["start"]) : std::nullopt;
         const auto end = b.contains("end") ? minute_of(b["end"]) : std::nullopt;
+        const auto capacity = integer_in(b, "capacity", 1, 1000);
+        const auto cutoff = b.contains("cutoff_minutes") ? integer_in(b, "cutoff_minutes", 0, 14 * 24 * 60)
+                                                         : std::optional<std::int64_t>(0);
         if (!b.contains("post") || !b["post"].is_string() || !b.contains("weekdays") || !b["weekdays"].is_array() ||
-            !start || !end || !b.contains("capacity") || !b["capacity"].is_number_integer())
+            b["weekdays"].size() > 7 || !start || !end || !capacity || !cutoff)
           throw ShiftError("invalid",
                            "需要 post、weekdays、start（如 07:00）、end、capacity / expected post, weekdays, "
                            "start (07:00), end, capacity");
         t.post_code = b["post"].get<std::string>();
-        for (const auto& d : b["weekdays"]) t.weekdays.push_back(d.is_number_integer() ? d.get<int>() : 0);
+        for (const auto& d : b["weekdays"]) {
+          const bool day = d.is_number_integer() && d.get<std::int64_t>() >= 1 && d.get<std::int64_t>() <= 7;
+          t.weekdays.push_back(day ? static_cast<int>(d.get<std::int64_t>()) : 0);
+        }
         t.start_minute = *start;
         t.end_minute = *end;
-        t.capacity = b["capacity"].get<int>();
-        t.cutoff_minutes = b.value("cutoff_minutes", 0);
+        t.capacity = static_cast<int>(*capacity);
+        t.cutoff_minutes = static_cast<int>(*cutoff);
         return HttpResponse::json(201, template_json(shifts.add_template(t)));
       },
       with(kTemplateRequest, kTemplateSchema, 201));

@@ -38,10 +38,7 @@ int weekday_of(std::string d) {
 
 // "07:00" → 420; -1 when malformed.
 int minute_of(const std::string& s) {
-  if (s.size() != 5 || s[2] != ':' || s.find_first_not_of("0123456789:") != std::string::npos) return -1;
-  const int h = std::stoi(s.substr(0, 2)), m = std::stoi(s.substr(3, 2));
-  if (h > 24 || m > 59 || (h == 24 && m != 0)) return -1;
-  return h * 60 + m;
+  return parse_clock(s).value_or(-1);
 }
 
 class VolunteersPlugin final : public Plugin {

@@ -5,7 +5,8 @@ VILLAGEBOT_BUILD_PACKAGES=(
   libboost1.81-dev libboost-url1.81-dev libssl-dev libsqlite3-dev sqlite3
   nlohmann-json3-dev libspdlog-dev libtomlplusplus-dev libcli11-dev
 )
-VILLAGEBOT_TEST_PACKAGES=(libgtest-dev libgmock-dev clang-format curl)
+# python3-icalendar: a standard iCalendar parser reads the volunteers' .ics feeds back in a test.
+VILLAGEBOT_TEST_PACKAGES=(libgtest-dev libgmock-dev clang-format curl python3-icalendar)
 
 villagebot_missing_packages() {
   local p missing=()

@@ -785,6 +785,23 @@ TEST_F(EngineWithClock, QuietHoursHoldANoticeUntilSevenWhileEmergenciesAndEssent
   EXPECT_EQ(sms_.sent().size(), 3u);
 }
 
+// A plugin's job that runs twice (or again after a crash) sends with the same key: one SMS.
+TEST_F(EngineWithClock, AMessageWithAKeyAlreadyUsedIsNotQueuedAgain) {
+  SendOptions o;
+  o.idempotency_key = "volunteers:remind:7:hour:1";
+  const auto first = messenger().send_to_person(person("13800000001"), "值班提醒：一小时后开始。", o);
+  ASSERT_GT(first, 0);
+  EXPECT_EQ(messenger().send_to_person(person("13800000001"), "值班提醒：一小时后开始。", o), first);
+  EXPECT_TRUE(sms_.wait_for_text("值班提醒：一小时后开始。", 3s));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(sms_.count_text("值班提醒：一小时后开始。"), 1u);
+  // Another key, or none, is another message.
+  o.idempotency_key = "volunteers:remind:8:hour:1";
+  EXPECT_NE(messenger().send_to_person(person("13800000001"), "值班提醒：一小时后开始。", o), first);
+  EXPECT_NE(messenger().send_to_person(person("13800000001"), "值班提醒：一小时后开始。"), first);
+  EXPECT_TRUE(eventually([&] { return sms_.count_text("值班提醒：一小时后开始。") == 3; }, 3s));
+}
+
 TEST_F(EngineWithClock, AnOptedOutPersonGetsOnlyEssentialSms) {
   const auto p1 = person("13800000001");
   const auto p2 = person("13800000002");

@@ -125,6 +125,8 @@ class ApiClient {
  public:
   ApiClient(TestServer& server, const std::string& role, std::optional<std::int64_t> person = {});
   ApiReply call(const std::string& method, const std::string& path, const nlohmann::json& body = nullptr);
+  // For raw requests (malformed bodies) through TestServer::request.
+  [[nodiscard]] const std::string& token() const { return token_; }
 
  private:
   TestServer& server_;

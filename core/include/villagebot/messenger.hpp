@@ -15,6 +15,7 @@ namespace villagebot {
 struct SendOptions {
   Priority priority = Priority::notice;
   bool essential = false;  // alerts reach people who opted out of non-essential SMS
+  // A message with a key already used is not queued again: the first one's outbox id is returned.
   std::string idempotency_key;
 };
 

@@ -154,9 +154,21 @@ std::int64_t DeliveryEngine::send(OutboundMessage m) {
   row.expires_at_ms = default_expiry_ms(std::chrono::seconds(0));
   const auto now_ms = to_ms(rules_.now());
   const bool opted_out = row.sms && !row.essential && row.person_id > 0 && rules_.opted_out(row.person_id);
+  bool again = false;
   const std::int64_t id = storage_.write([&](Session& s) {
+    // A key already used: the first message stands (a job run twice sends nothing twice).
+    if (!row.idempotency_key.empty()) {
+      const auto known =
+          s.query("SELECT id FROM core_outbox WHERE idempotency_key = ? AND idempotency_key != '' LIMIT 1",
+                  {row.idempotency_key});
+      if (!known.empty()) {
+        again = true;
+        return known[0].integer(0);
+      }
+    }
     return insert_row(s, row, now_ms, opted_out ? "cancelled" : "queued", opted_out ? "opted out (退订)" : "");
   });
+  if (again) return id;
   if (opted_out) {
     metrics_.add("villagebot_deliveries_total",
                  support::label("adapter", row.adapter_id) + "," + support::label("result", "cancelled"));
