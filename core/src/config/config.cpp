@@ -183,6 +183,14 @@ void read_core(Config& cfg, toml::table& root, const std::shared_ptr<Document>& 
                                                                 cfg.file, cfg.errors, doc);
     }
   }
+  if (auto client = top.table("http_client")) {
+    auto& h = cfg.http_client;
+    h.ca_file = client->string_or("ca_file", "");
+    h.https_proxy = client->string_or("https_proxy", "");
+    h.no_proxy = client->string_or("no_proxy", "");
+    if (!h.https_proxy.empty() && h.https_proxy != "none" && !h.https_proxy.starts_with("http://"))
+      client->error("https_proxy", "must be \"http://host:port\" (or \"none\")");
+  }
   if (auto delivery = top.table("delivery")) {
     auto& d = cfg.delivery;
     d.quiet_hours = delivery->string_or("quiet_hours", d.quiet_hours);

@@ -23,6 +23,13 @@ struct ServerConfig {
   std::string public_base_url;
 };
 
+// [http_client]: outbound HTTPS of the adapters.
+struct HttpClientConfig {
+  std::string ca_file;      // PEM CA certificates instead of the system store ("" = the system's)
+  std::string https_proxy;  // "" = the https_proxy environment variable; "none" = never
+  std::string no_proxy;     // "" = the no_proxy environment variable
+};
+
 struct StorageConfig {
   std::string path = "data/villagebot.db";
   bool synchronous_full = true;
@@ -68,6 +75,7 @@ struct Config {
   std::string timezone = "Asia/Shanghai";
   std::string log_level = "info";
   ServerConfig server;
+  HttpClientConfig http_client;
   StorageConfig storage;
   PipelineConfig pipeline;
   DeliveryConfig delivery;

@@ -6,9 +6,18 @@
 #include <cctype>
 #include <optional>
 
+#include <cstdlib>
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "villagebot/crypto.hpp"
 
 namespace villagebot::http {
 
@@ -18,31 +27,51 @@ namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 using steady = std::chrono::steady_clock;
 
+namespace ssl = asio::ssl;
+
+struct BeastHttpClient::Tls {
+  ssl::context context{ssl::context::tls_client};
+  std::string error;  // the CA file could not be loaded: every https request says so
+};
+
 struct BeastHttpClient::Connection {
   asio::io_context ioc{1};
-  beast::tcp_stream stream{ioc};
+  beast::tcp_stream plain{ioc};                             // http://
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;  // https://
   steady::time_point idle_since{};
+  beast::tcp_stream& tcp() { return tls ? beast::get_lowest_layer(*tls) : plain; }
 };
 
 namespace {
 
 struct Url {
+  bool https = false;
   std::string host;
   std::string port;
   std::string target;
 };
 
 std::optional<Url> parse_url(const std::string& url, std::string& error) {
-  constexpr std::string_view kHttp = "http://";
-  if (url.compare(0, kHttp.size(), kHttp) != 0) {
-    error = "only http:// URLs are supported by this build: " + url;
+  Url u;
+  std::string rest;
+  if (url.starts_with("http://")) {
+    rest = url.substr(7);
+  } else if (url.starts_with("https://")) {
+    rest = url.substr(8);
+    u.https = true;
+  } else {
+    error = "only http:// and https:// URLs are supported: " + url;
     return std::nullopt;
   }
-  Url u;
-  const std::string rest = url.substr(kHttp.size());
-  const auto slash = rest.find('/');
+  const std::string default_port = u.https ? "443" : "80";
+  const auto slash = rest.find_first_of("/?");
   std::string authority = rest.substr(0, slash);
   u.target = slash == std::string::npos ? "/" : rest.substr(slash);
+  if (!u.target.empty() && u.target.front() == '?') u.target = "/" + u.target;
+  if (authority.find('@') != std::string::npos) {
+    error = "credentials in a URL are not supported: " + url;
+    return std::nullopt;
+  }
   if (!authority.empty() && authority.front() == '[') {
     const auto close = authority.find(']');
     if (close == std::string::npos) {
@@ -50,11 +79,11 @@ std::optional<Url> parse_url(const std::string& url, std::string& error) {
       return std::nullopt;
     }
     u.host = authority.substr(1, close - 1);
-    u.port = close + 1 < authority.size() && authority[close + 1] == ':' ? authority.substr(close + 2) : "80";
+    u.port = close + 1 < authority.size() && authority[close + 1] == ':' ? authority.substr(close + 2) : default_port;
   } else {
     const auto colon = authority.rfind(':');
     u.host = authority.substr(0, colon);
-    u.port = colon == std::string::npos ? "80" : authority.substr(colon + 1);
+    u.port = colon == std::string::npos ? default_port : authority.substr(colon + 1);
   }
   const bool numeric_port = !u.port.empty() && u.port.size() <= 5 &&
                             std::all_of(u.port.begin(), u.port.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -63,6 +92,58 @@ std::optional<Url> parse_url(const std::string& url, std::string& error) {
     return std::nullopt;
   }
   return u;
+}
+
+// An HTTP proxy: host, port and the Proxy-Authorization value ("" without credentials).
+struct Proxy {
+  std::string host, port, authorization;
+};
+
+std::string env(const char* a, const char* b) {
+  if (const char* v = std::getenv(a); v != nullptr && *v != 0) return v;
+  if (const char* v = std::getenv(b); v != nullptr && *v != 0) return v;
+  return {};
+}
+
+std::optional<Proxy> parse_proxy(std::string text) {
+  if (text.empty() || text == "none") return std::nullopt;
+  if (text.starts_with("http://")) text = text.substr(7);
+  while (!text.empty() && text.back() == '/') text.pop_back();
+  Proxy p;
+  if (const auto at = text.rfind('@'); at != std::string::npos) {
+    p.authorization = "Basic " + crypto::base64_encode(text.substr(0, at));
+    text = text.substr(at + 1);
+  }
+  const auto colon = text.rfind(':');
+  p.host = text.substr(0, colon);
+  p.port = colon == std::string::npos ? "80" : text.substr(colon + 1);
+  if (p.host.empty() || p.port.empty() || p.port.find_first_not_of("0123456789") != std::string::npos ||
+      p.port.size() > 5)
+    return std::nullopt;
+  return p;
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// no_proxy: "*", or comma-separated hosts; "example.com" and ".example.com" cover its subdomains.
+bool bypasses_proxy(const std::string& host, const std::string& list) {
+  const std::string h = lower(host);
+  std::size_t from = 0;
+  while (from <= list.size()) {
+    const auto comma = list.find(',', from);
+    std::string entry = lower(list.substr(from, comma == std::string::npos ? std::string::npos : comma - from));
+    from = comma == std::string::npos ? list.size() + 1 : comma + 1;
+    entry.erase(0, entry.find_first_not_of(" \t"));
+    entry.erase(entry.find_last_not_of(" \t") + 1);
+    if (entry.empty()) continue;
+    if (entry == "*") return true;
+    if (entry.front() == '.') entry = entry.substr(1);
+    if (h == entry || (h.size() > entry.size() && h.ends_with("." + entry))) return true;
+  }
+  return false;
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -108,7 +189,22 @@ BeastHttpClient::BeastHttpClient() : BeastHttpClient(HttpClientOptions{}) {}
 BeastHttpClient::BeastHttpClient(std::size_t response_limit)
     : BeastHttpClient(HttpClientOptions{.response_limit = response_limit}) {}
 
-BeastHttpClient::BeastHttpClient(HttpClientOptions options) : options_(options) {}
+BeastHttpClient::BeastHttpClient(HttpClientOptions options)
+    : options_(std::move(options)), tls_(std::make_unique<Tls>()) {
+  if (options_.https_proxy.empty()) options_.https_proxy = env("https_proxy", "HTTPS_PROXY");
+  if (options_.no_proxy.empty()) options_.no_proxy = env("no_proxy", "NO_PROXY");
+  auto& ctx = tls_->context;
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  ctx.set_verify_mode(ssl::verify_peer);
+  beast::error_code ec;
+  if (options_.ca_file.empty())
+    ctx.set_default_verify_paths(ec);
+  else
+    ctx.load_verify_file(options_.ca_file, ec);
+  if (ec)
+    tls_->error = "cannot load the CA certificates" +
+                  (options_.ca_file.empty() ? std::string() : " from " + options_.ca_file) + ": " + ec.message();
+}
 
 BeastHttpClient::~BeastHttpClient() = default;
 
@@ -138,7 +234,7 @@ std::unique_ptr<BeastHttpClient::Connection> BeastHttpClient::take(const std::st
       }
     }
   }
-  if (found && !still_usable(found->stream.socket())) found.reset();
+  if (found && !still_usable(found->tcp().socket())) found.reset();
   return found;
 }
 
@@ -163,16 +259,59 @@ void BeastHttpClient::give_back(const std::string& key, std::unique_ptr<Connecti
   // Sockets are closed outside the lock.
 }
 
+namespace {
+
+// The request written and the response read on an established stream (plain or TLS).
+template <class Stream>
+asio::awaitable<void> write_and_read(Stream& stream, bhttp::request<bhttp::string_body>& req, std::size_t limit,
+                                     bool keep, ClientResponse& out, Exchange& x, std::string& failure,
+                                     beast::error_code& failure_code) {
+  constexpr auto use = asio::as_tuple(asio::use_awaitable);
+  auto [wec, wn] = co_await bhttp::async_write(stream, req, use);
+  if (wec) {
+    x.write_failed = true;
+    failure = "cannot send the request";
+    failure_code = wec;
+    co_return;
+  }
+  beast::flat_buffer buffer;
+  bhttp::response_parser<bhttp::string_body> parser;
+  parser.body_limit(limit);
+  if (req.method() == bhttp::verb::head) parser.skip(true);
+  auto [hec, hn] = co_await bhttp::async_read(stream, buffer, parser, use);
+  if (hec) {
+    x.closed_before_answer = hec == bhttp::error::end_of_stream || hec == ssl::error::stream_truncated;
+    failure = "no valid response";
+    failure_code = hec;
+    co_return;
+  }
+  auto res = parser.release();
+  out.status = static_cast<int>(res.result_int());
+  out.body = std::move(res.body());
+  for (const auto& f : res) out.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  // Reusable when both sides keep it open and nothing unasked-for follows.
+  x.reusable = keep && res.keep_alive() && buffer.size() == 0;
+}
+
+}  // namespace
+
 ClientResponse BeastHttpClient::request(const ClientRequest& request) {
   ClientResponse out;
   auto url = parse_url(request.url, out.error);
   if (!url) return out;
-  const std::string key = url->host + ":" + url->port;
+  if (url->https && !tls_->error.empty()) {
+    out.error = tls_->error;
+    return out;
+  }
+  const auto proxy =
+      url->https && !bypasses_proxy(url->host, options_.no_proxy) ? parse_proxy(options_.https_proxy) : std::nullopt;
+  const std::string key = (url->https ? "https://" : "http://") + url->host + ":" + url->port;
   const auto deadline = steady::now() + request.timeout;
   const bool keep = options_.max_idle_per_host > 0 && !asks_to_close(request);
 
   bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(request.method), url->target, 11};
-  req.set(bhttp::field::host, url->host);
+  const bool default_port = url->port == (url->https ? "443" : "80");
+  req.set(bhttp::field::host, default_port ? url->host : url->host + ":" + url->port);
   req.set(bhttp::field::user_agent, "villagebot");
   for (const auto& [k, v] : request.headers) req.set(k, v);
   if (!keep) req.keep_alive(false);
@@ -182,7 +321,10 @@ ClientResponse BeastHttpClient::request(const ClientRequest& request) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::unique_ptr<Connection> conn = keep ? take(key) : nullptr;
     const bool reused = conn != nullptr;
-    if (!conn) conn = std::make_unique<Connection>();
+    if (!conn) {
+      conn = std::make_unique<Connection>();
+      if (url->https) conn->tls.emplace(conn->ioc, tls_->context);
+    }
     {
       std::lock_guard lock(mutex_);
       ++stats_.requests;
@@ -193,63 +335,105 @@ ClientResponse BeastHttpClient::request(const ClientRequest& request) {
     }
     out = ClientResponse{};
     Exchange x;
-    auto fail = [&](std::string_view what, const beast::error_code& ec) {
-      out.error = std::string(what) + ": " + (ec == beast::error::timeout ? std::string("timed out") : ec.message());
+    std::string failure;
+    beast::error_code failure_code;
+    auto fail = [&](std::string what, const beast::error_code& ec) {
+      failure = std::move(what);
+      failure_code = ec;
     };
-    auto& stream = conn->stream;
+    auto& sock = conn->tcp();
     auto exchange = [&]() -> asio::awaitable<void> {
       constexpr auto use = asio::as_tuple(asio::use_awaitable);
-      stream.expires_at(deadline);
+      sock.expires_at(deadline);
       if (!reused) {
+        const std::string& host = proxy ? proxy->host : url->host;
+        const std::string& port = proxy ? proxy->port : url->port;
         beast::error_code aec;
-        const auto address = asio::ip::make_address(url->host, aec);
+        const auto address = asio::ip::make_address(host, aec);
         if (!aec) {
           // An IP literal (the usual gateway on a LAN or loopback): no resolver.
-          auto [cec] = co_await stream.async_connect(
-              tcp::endpoint(address, static_cast<unsigned short>(std::stoul(url->port))), use);
+          auto [cec] =
+              co_await sock.async_connect(tcp::endpoint(address, static_cast<unsigned short>(std::stoul(port))), use);
           if (cec) {
             x.connect_failed = true;
-            co_return fail("cannot connect to " + url->host + ":" + url->port, cec);
+            co_return fail("cannot connect to " + host + ":" + port, cec);
           }
         } else {
           // getaddrinfo on the caller's thread: no resolver thread per connection.
           tcp::resolver resolver(conn->ioc);
           beast::error_code rec;
-          auto endpoints = resolver.resolve(url->host, url->port, rec);
+          auto endpoints = resolver.resolve(host, port, rec);
           if (rec) {
             x.connect_failed = true;
-            co_return fail("cannot resolve " + url->host, rec);
+            co_return fail("cannot resolve " + host, rec);
           }
-          auto [cec, ep] = co_await stream.async_connect(endpoints, use);
+          auto [cec, ep] = co_await sock.async_connect(endpoints, use);
           if (cec) {
             x.connect_failed = true;
-            co_return fail("cannot connect to " + url->host + ":" + url->port, cec);
+            co_return fail("cannot connect to " + host + ":" + port, cec);
           }
         }
         beast::error_code ignored;
-        stream.socket().set_option(tcp::no_delay(true), ignored);
+        sock.socket().set_option(tcp::no_delay(true), ignored);
+        if (proxy) {
+          // The tunnel: CONNECT host:port, then TLS end to end through it.
+          bhttp::request<bhttp::empty_body> connect{bhttp::verb::connect, url->host + ":" + url->port, 11};
+          connect.set(bhttp::field::host, url->host + ":" + url->port);
+          if (!proxy->authorization.empty()) connect.set(bhttp::field::proxy_authorization, proxy->authorization);
+          auto [pwec, pwn] = co_await bhttp::async_write(sock, connect, use);
+          if (pwec) {
+            x.connect_failed = true;
+            co_return fail("cannot reach the proxy " + proxy->host + ":" + proxy->port, pwec);
+          }
+          beast::flat_buffer pbuf;
+          bhttp::response_parser<bhttp::empty_body> pparser;
+          pparser.skip(true);  // a 2xx to CONNECT has no body: the tunnel follows
+          auto [prec, prn] = co_await bhttp::async_read_header(sock, pbuf, pparser, use);
+          if (prec) {
+            x.connect_failed = true;
+            co_return fail("no answer from the proxy " + proxy->host + ":" + proxy->port, prec);
+          }
+          if (pparser.get().result_int() / 100 != 2) {
+            x.connect_failed = true;
+            co_return fail("the proxy " + proxy->host + ":" + proxy->port + " refused the tunnel to " + url->host +
+                               ":" + url->port + " (HTTP " + std::to_string(pparser.get().result_int()) + ")",
+                           {});
+          }
+        }
+        if (conn->tls) {
+          auto* native = conn->tls->native_handle();
+          beast::error_code hec;
+          (void)asio::ip::make_address(url->host, hec);  // hec set: a name, not an IP literal
+          if (hec && SSL_ctrl(native, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                              static_cast<void*>(const_cast<char*>(url->host.c_str()))) != 1) {  // SNI for names only
+            x.connect_failed = true;
+            co_return fail("cannot set the TLS server name " + url->host, {});
+          }
+          // The certificate must name the host (or its IP), checked by OpenSSL during the handshake.
+          X509_VERIFY_PARAM* param = SSL_get0_param(native);
+          const int named = hec ? X509_VERIFY_PARAM_set1_host(param, url->host.c_str(), url->host.size())
+                                : X509_VERIFY_PARAM_set1_ip_asc(param, url->host.c_str());
+          if (named != 1) {
+            x.connect_failed = true;
+            co_return fail("cannot check the certificate for " + url->host, {});
+          }
+          auto [tec] = co_await conn->tls->async_handshake(ssl::stream_base::client, use);
+          if (tec) {
+            x.connect_failed = true;
+            const long verify = SSL_get_verify_result(native);
+            if (verify != X509_V_OK)
+              co_return fail(
+                  "the certificate of " + url->host + " is not trusted (" + X509_verify_cert_error_string(verify) + ")",
+                  {});
+            co_return fail("TLS handshake with " + url->host + ":" + url->port + " failed", tec);
+          }
+        }
       }
-      auto [wec, wn] = co_await bhttp::async_write(stream, req, use);
-      if (wec) {
-        x.write_failed = true;
-        co_return fail("cannot send the request", wec);
-      }
-      beast::flat_buffer buffer;
-      bhttp::response_parser<bhttp::string_body> parser;
-      parser.body_limit(options_.response_limit);
-      if (req.method() == bhttp::verb::head) parser.skip(true);
-      auto [hec, hn] = co_await bhttp::async_read(stream, buffer, parser, use);
-      if (hec) {
-        x.closed_before_answer = hec == bhttp::error::end_of_stream;
-        co_return fail("no valid response", hec);
-      }
-      auto res = parser.release();
-      out.status = static_cast<int>(res.result_int());
-      out.body = std::move(res.body());
-      for (const auto& f : res) out.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-      // Reusable when both sides keep it open and nothing unasked-for follows.
-      x.reusable = keep && res.keep_alive() && buffer.size() == 0;
-      stream.expires_never();
+      if (conn->tls)
+        co_await write_and_read(*conn->tls, req, options_.response_limit, keep, out, x, failure, failure_code);
+      else
+        co_await write_and_read(conn->plain, req, options_.response_limit, keep, out, x, failure, failure_code);
+      if (failure.empty()) sock.expires_never();
     };
     conn->ioc.restart();
     asio::co_spawn(conn->ioc, exchange(), [&](const std::exception_ptr& e) {
@@ -257,17 +441,23 @@ ClientResponse BeastHttpClient::request(const ClientRequest& request) {
       try {
         std::rethrow_exception(e);
       } catch (const std::exception& ex) {
-        out.error = ex.what();
+        failure = ex.what();
       }
     });
     conn->ioc.run();
+    if (!failure.empty()) {
+      out.status = 0;
+      out.error = failure;
+      if (failure_code)
+        out.error += ": " + (failure_code == beast::error::timeout ? std::string("timed out") : failure_code.message());
+    }
     if (x.reusable && out.error.empty()) {
       give_back(key, std::move(conn));
       return out;
     }
     if (out.error.empty()) {
       beast::error_code ec;
-      stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+      sock.socket().shutdown(tcp::socket::shutdown_both, ec);
       return out;
     }
     // A kept-alive connection the server had closed meanwhile: the request

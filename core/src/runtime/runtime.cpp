@@ -61,7 +61,9 @@ struct Runtime::Impl {
   std::unique_ptr<delivery::DeliveryEngine> messenger;
   std::unique_ptr<pipeline::Pipeline> pipeline;
   http::RouteTable routes;
-  http::BeastHttpClient http_client;
+  http::BeastHttpClient http_client{http::HttpClientOptions{.ca_file = cfg.http_client.ca_file,
+                                                            .https_proxy = cfg.http_client.https_proxy,
+                                                            .no_proxy = cfg.http_client.no_proxy}};
   std::vector<loader::LoadedPlugin> plugins;
   std::vector<std::unique_ptr<PluginContextImpl>> plugin_contexts;
   std::vector<std::string> started_plugins;
