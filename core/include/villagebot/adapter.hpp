@@ -1,6 +1,7 @@
 #pragma once
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <spdlog/logger.h>
 #include <nlohmann/json.hpp>
@@ -27,6 +28,14 @@ struct SubmitResult {
   std::string error;
 };
 
+// A group chat an adapter posts to, declared in its config: the core registers it (as the
+// /api/v1/group-chats API does) so that group-first delivery knows whom a post reaches.
+struct GroupChat {
+  std::string chat_id;   // the adapter's address for the group (what send() gets as address)
+  std::string name;      // for people: 一组村民群
+  std::string org_unit;  // the org unit path whose people are in it (一组, 一组/东院); "" none
+};
+
 class AdapterContext {
  public:
   virtual ~AdapterContext() = default;
@@ -43,6 +52,11 @@ class AdapterContext {
   virtual void report_delivery(const std::string& provider_id, bool delivered, const std::string& error = {}) = 0;
   // For interactive adapters: ask the process to stop (e.g. end of input).
   virtual void request_shutdown() = 0;
+  // Replies to a submitted message through this adapter's own send(), as messages of the
+  // durable outbox (retried, rate-limited, kept across a crash): for platforms whose callbacks
+  // take no answer in their response. They go to the message's chat (a group message) or to
+  // its sender.
+  virtual void reply(const InboundMessage& to, const Replies& replies) = 0;
 };
 
 class Adapter {
@@ -60,6 +74,8 @@ class Adapter {
   // (a group robot posts only to its group).
   [[nodiscard]] virtual bool can_send_personal() const { return true; }
   [[nodiscard]] virtual bool can_send_group() const { return false; }
+  // The group chats this adapter's config declares (registered by the core after start()).
+  [[nodiscard]] virtual std::vector<GroupChat> group_chats() const { return {}; }
   // Blocking send, called on a worker thread.
   virtual SendResult send(const OutboundMessage& message) = 0;
   [[nodiscard]] virtual nlohmann::json health() const { return {{"state", "running"}}; }

@@ -12,14 +12,31 @@ PluginContextImpl::PluginContextImpl(const Services& services, std::string name)
       logger_(support::make_logger(name_)) {}
 
 AdapterContextImpl::AdapterContextImpl(std::string id, pipeline::Pipeline& pipeline, http::RouteTable& routes,
-                                       HttpClient& client, std::function<void()> shutdown, ReceiptFn receipts)
+                                       HttpClient& client, std::function<void()> shutdown, ReceiptFn receipts,
+                                       SendFn send)
     : id_(std::move(id)),
       pipeline_(pipeline),
       routes_(routes, "/hooks/" + id_, true),
       client_(client),
       shutdown_(std::move(shutdown)),
       receipts_(std::move(receipts)),
+      send_(std::move(send)),
       logger_(support::make_logger("adapter." + id_)) {}
+
+void AdapterContextImpl::reply(const InboundMessage& to, const Replies& replies) {
+  for (const auto& r : replies) {
+    OutboundMessage out;
+    out.adapter_id = id_;
+    out.channel = to.channel;
+    out.address = to.channel == ChannelKind::group ? to.chat_id : to.sender;
+    out.text = r.text;
+    out.priority = Priority::reply;
+    // One key per reply: a callback the platform repeats (it retries when slow) is answered once.
+    if (!to.message_id.empty())
+      out.idempotency_key = "reply:" + id_ + ":" + to.message_id + ":" + std::to_string(&r - replies.data());
+    send_(std::move(out));
+  }
+}
 
 void AdapterContextImpl::submit(InboundMessage message, std::function<void(SubmitResult)> done) {
   message.adapter_id = id_;  // an adapter speaks only for itself

@@ -64,8 +64,9 @@ class PluginContextImpl final : public PluginContext {
 class AdapterContextImpl final : public AdapterContext {
  public:
   using ReceiptFn = std::function<void(const std::string& provider_id, bool delivered, const std::string& error)>;
+  using SendFn = std::function<void(OutboundMessage)>;
   AdapterContextImpl(std::string id, pipeline::Pipeline& pipeline, http::RouteTable& routes, HttpClient& client,
-                     std::function<void()> shutdown, ReceiptFn receipts);
+                     std::function<void()> shutdown, ReceiptFn receipts, SendFn send);
   [[nodiscard]] const std::string& id() const override { return id_; }
   void submit(InboundMessage message, std::function<void(SubmitResult)> done) override;
   RouteRegistry& routes() override { return routes_; }
@@ -75,6 +76,7 @@ class AdapterContextImpl final : public AdapterContext {
   void report_delivery(const std::string& provider_id, bool delivered, const std::string& error) override {
     if (receipts_) receipts_(provider_id, delivered, error);
   }
+  void reply(const InboundMessage& to, const Replies& replies) override;
 
  private:
   std::string id_;
@@ -83,6 +85,7 @@ class AdapterContextImpl final : public AdapterContext {
   HttpClient& client_;
   std::function<void()> shutdown_;
   ReceiptFn receipts_;
+  SendFn send_;
   std::shared_ptr<spdlog::logger> logger_;
 };
 

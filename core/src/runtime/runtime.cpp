@@ -119,6 +119,7 @@ struct Runtime::Impl {
   void configure_modules();
   void start_modules();
   void register_core_routes();
+  void register_group_chats(const std::string& adapter_id, const std::vector<GroupChat>& chats);
   void stop_all();
 };
 
@@ -189,7 +190,8 @@ void Runtime::Impl::start_modules() {
         },
         [this, id = a.id](const std::string& provider_id, bool delivered, const std::string& error) {
           messenger->report_delivery(id, provider_id, delivered, error);
-        });
+        },
+        [this](OutboundMessage m) { messenger->send(std::move(m)); });
     try {
       a.loaded.instance->start(*a.context);
     } catch (const std::exception& e) {
@@ -203,9 +205,30 @@ void Runtime::Impl::start_modules() {
       if (e.id == a.id) entry = &e;
     routes_for_messenger.push_back(
         {a.id, a.loaded.instance.get(), entry != nullptr ? entry->delivery : config::AdapterDelivery{}});
+    register_group_chats(a.id, a.loaded.instance->group_chats());
     spdlog::info("adapter {} ({}) started", a.id, a.loaded.type);
   }
   messenger->start(std::move(routes_for_messenger));
+}
+
+// The group chats an adapter's config declares: added or updated (name, org unit) by chat id;
+// those registered through the API are left as they are.
+void Runtime::Impl::register_group_chats(const std::string& adapter_id, const std::vector<GroupChat>& chats) {
+  for (const auto& g : chats) {
+    std::optional<OrgUnit> unit;
+    if (!g.org_unit.empty()) {
+      unit = directory->org_unit_by_path(g.org_unit);
+      if (!unit)
+        spdlog::warn("adapter {}: group chat {} names the org unit '{}', which the directory does not have", adapter_id,
+                     g.chat_id, g.org_unit);
+    }
+    storage->write_sync([&](Session& s) {
+      s.execute(
+          "INSERT INTO core_group_chats (adapter_id, chat_id, name, org_unit_id) VALUES (?, ?, ?, ?) ON CONFLICT "
+          "(adapter_id, chat_id) DO UPDATE SET name = excluded.name, org_unit_id = excluded.org_unit_id",
+          {adapter_id, g.chat_id, g.name, unit ? Value{unit->id} : Value{nullptr}});
+    });
+  }
 }
 
 void Runtime::Impl::register_core_routes() {
