@@ -76,6 +76,11 @@ bool all_digits(std::string_view s) {
 
 }  // namespace
 
+std::string mention_phone(std::string_view e164) {
+  if (e164.starts_with("+86")) return std::string(e164.substr(3));
+  return std::string(e164);
+}
+
 std::string url_encode(std::string_view s) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;

@@ -25,6 +25,10 @@
 
 namespace villagebot::adapters {
 
+// A phone as the Chinese platforms take it for @-mentions: "+8613800000001" → "13800000001"
+// (other countries keep their +code).
+std::string mention_phone(std::string_view e164);
+
 // RFC 3986 percent-encoding of everything but unreserved characters.
 std::string url_encode(std::string_view s);
 std::string sha1_hex(std::string_view data);

@@ -135,11 +135,23 @@ void Dingtalk::handle(const HttpRequest& request, const Responder& respond) {
   });
 }
 
-SendResult Dingtalk::post(const std::string& url, const std::string& text) {
+SendResult Dingtalk::post(const std::string& url, const std::string& text, const std::vector<std::string>& mentions) {
   ClientRequest req;
   req.url = url;
   req.headers = {{"Content-Type", "application/json"}};
-  req.body = json{{"msgtype", "text"}, {"text", {{"content", text}}}}.dump();
+  json body{{"msgtype", "text"}, {"text", {{"content", text}}}};
+  if (!mentions.empty()) {
+    // DingTalk highlights an @ only when the text names the phone too.
+    json phones = json::array();
+    std::string content = text;
+    for (const auto& p : mentions) {
+      phones.push_back(mention_phone(p));
+      content += " @" + mention_phone(p);
+    }
+    body["text"]["content"] = content;
+    body["at"] = {{"atMobiles", phones}, {"isAtAll", false}};
+  }
+  req.body = body.dump();
   req.timeout = settings_.timeout;
   return dingtalk_result(context_->http_client().request(req), settings_.throttle_retry_s);
 }
@@ -165,7 +177,7 @@ SendResult Dingtalk::send(const OutboundMessage& message) {
     const std::string ts = std::to_string(now_ms());
     url += "&timestamp=" + ts + "&sign=" + url_encode(dingtalk_sign(robot->secret, ts));
   }
-  return post(url, message.text);
+  return post(url, message.text, message.mentions);
 }
 
 }  // namespace villagebot::adapters

@@ -61,7 +61,7 @@ class Dingtalk final : public Adapter {
 
  private:
   void handle(const HttpRequest& request, const Responder& respond);
-  SendResult post(const std::string& url, const std::string& text);
+  SendResult post(const std::string& url, const std::string& text, const std::vector<std::string>& mentions = {});
   DingtalkSettings settings_;
   AdapterContext* context_ = nullptr;
   Registration route_;

@@ -242,7 +242,14 @@ SendResult Wecom::send_group(const OutboundMessage& message) {
   ClientRequest req;
   req.url = settings_.api_base + "/cgi-bin/webhook/send?key=" + url_encode(robot->key);
   req.headers = {{"Content-Type", "application/json"}};
-  req.body = json{{"msgtype", "text"}, {"text", {{"content", fit(message.text)}}}}.dump();
+  json text{{"content", fit(message.text)}};
+  // @ the people it is for (their phones): WeCom notifies them in the group.
+  if (!message.mentions.empty()) {
+    json phones = json::array();
+    for (const auto& p : message.mentions) phones.push_back(mention_phone(p));
+    text["mentioned_mobile_list"] = phones;
+  }
+  req.body = json{{"msgtype", "text"}, {"text", text}}.dump();
   req.timeout = settings_.timeout;
   return wecom_result(context_->http_client().request(req), settings_.throttle_retry_s);
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <set>
 #include <unordered_map>
 
@@ -349,6 +350,7 @@ void Notices::remind(std::int64_t id) {
     b.idempotency_key = "announcements.remind:" + std::to_string(id);
     b.created_by = "announcements";
     rid = messenger_.broadcast(b, &plan);
+    follow_up_by_central_households(*n, b.audience.persons);
   }
   const auto now = now_ms();
   const bool still_sent = storage_.write([&](Session& s) {
@@ -359,6 +361,38 @@ void Notices::remind(std::int64_t id) {
     return !s.query("SELECT 1 FROM ann_notices WHERE id = ? AND status = 'sent'", {id}).empty();
   });
   if (!still_sent && rid > 0) messenger_.cancel_broadcast(rid);  // cancelled while the reminder was planned
+}
+
+// 一户十联: the central household heads of the households that have not confirmed are asked, in
+// their group chats with an @-mention (WeCom, DingTalk robots) or else personally, to follow up.
+void Notices::follow_up_by_central_households(const Notice& n, const std::vector<std::int64_t>& unconfirmed) {
+  std::map<std::int64_t, int> households;  // central household → households of it not confirmed
+  std::set<std::int64_t> seen;
+  for (const auto& p : directory_.persons(unconfirmed)) {
+    if (p.household_id == 0 || !seen.insert(p.household_id).second) continue;
+    const auto h = directory_.household(p.household_id);
+    if (h && h->central_household_id > 0) ++households[h->central_household_id];
+  }
+  std::vector<std::int64_t> heads;
+  for (const auto& [central, count] : households)
+    for (const auto& member : directory_.household_members(central))
+      if (member.has_role(role::kCentralHouseholdHead)) heads.push_back(member.id);
+  if (heads.empty()) return;
+  Broadcast b;
+  b.kind = "reminder";
+  b.title = "未读提醒：" + n.title;
+  b.text = "【未读提醒】" + n.category + "「" + n.title +
+           "」还有农户没有确认。请中心户长提醒您联系的农户查看并回复「收到」；" + "发送「未读」查看名单。";
+  b.text_en = "[Unread] Some households have not confirmed \"" + n.title +
+              "\". Central household heads: please remind yours; send \"unread\" for the list.";
+  b.audience.persons = std::move(heads);
+  b.policy = ChannelPolicy::group_first;
+  b.mention_in_groups = true;
+  b.priority = Priority::notice;
+  b.ask_ack = false;
+  b.idempotency_key = "announcements.follow_up:" + std::to_string(n.id);
+  b.created_by = "announcements";
+  messenger_.broadcast(b);
 }
 
 Notice Notices::cancel(std::int64_t id, const std::string& by) {

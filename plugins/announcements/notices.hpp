@@ -151,6 +151,7 @@ class Notices {
   Storage& storage_;
   Messenger& messenger_;
   Scheduler& scheduler_;
+  void follow_up_by_central_households(const Notice& n, const std::vector<std::int64_t>& unconfirmed);
   Directory& directory_;
   NoticesOptions options_;
 };

@@ -17,10 +17,10 @@
 
 #include "chat_crypto.hpp"
 #include "fake_http.hpp"
-#include "testkit.hpp"
-#include "villagebot/messenger.hpp"
 #include "runtime/runtime.hpp"
+#include "testkit.hpp"
 #include "tls.hpp"
+#include "villagebot/messenger.hpp"
 
 namespace villagebot {
 namespace {
@@ -162,6 +162,20 @@ TEST_F(Dingtalk, AGroupPostIsSignedAndThrottlingIsRetried) {
                "SELECT COUNT(*) FROM core_outbox WHERE adapter_id = 'ding' AND status = 'failed' AND "
                "last_error LIKE '%310000%'") == 1;
   }));
+}
+
+TEST_F(Dingtalk, AGroupPostCanMentionThePeopleItIsForByPhone) {
+  Broadcast b;
+  b.text = "请交回问卷。";
+  b.audience.everyone = true;
+  b.policy = ChannelPolicy::group_first;
+  b.mention_in_groups = true;
+  server_->runtime().messenger().broadcast(b);
+  ASSERT_TRUE(eventually([&] { return to("/robot/send").size() == 1; }));
+  const json body = json::parse(to("/robot/send")[0].body);
+  EXPECT_EQ(body["at"]["atMobiles"], json({"13800000001"})) << body;
+  EXPECT_EQ(body["at"]["isAtAll"], false);
+  EXPECT_EQ(body["text"]["content"], "请交回问卷。 @13800000001") << "DingTalk shows an @ named in the text";
 }
 
 TEST_F(Dingtalk, ASignedCallbackIsAnsweredThroughItsSessionAndABadSignChangesNothing) {

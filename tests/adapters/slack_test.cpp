@@ -18,10 +18,10 @@
 
 #include "chat_crypto.hpp"
 #include "fake_http.hpp"
-#include "testkit.hpp"
-#include "villagebot/messenger.hpp"
 #include "runtime/runtime.hpp"
+#include "testkit.hpp"
 #include "tls.hpp"
+#include "villagebot/messenger.hpp"
 
 namespace villagebot {
 namespace {

@@ -16,10 +16,10 @@
 #include <nlohmann/json.hpp>
 
 #include "fake_http.hpp"
-#include "testkit.hpp"
-#include "villagebot/messenger.hpp"
 #include "runtime/runtime.hpp"
+#include "testkit.hpp"
 #include "tls.hpp"
+#include "villagebot/messenger.hpp"
 
 namespace villagebot {
 namespace {

@@ -18,11 +18,12 @@
 
 #include "chat_crypto.hpp"
 #include "fake_http.hpp"
-#include "testkit.hpp"
-#include "villagebot/messenger.hpp"
+#include "runtime/job_scheduler.hpp"
 #include "runtime/runtime.hpp"
+#include "testkit.hpp"
 #include "tls.hpp"
 #include "villagebot/crypto.hpp"
+#include "villagebot/messenger.hpp"
 
 namespace villagebot {
 namespace {
@@ -95,8 +96,10 @@ class Wecom : public ::testing::Test {
                     "\"\nthrottle_retry_s = 1\n\n[[adapters.robots]]\nchat_id = \"yizu\"\nname = \"一组村民群\"\n"
                     "org_unit = \"一组\"\nkey = \"robot-key-1\"\n\n[http_client]\nca_file = \"" +
                     pki_.ca_cert.string() + "\"\nhttps_proxy = \"none\"\n\n[delivery]\nretry_base_ms = 50\n";
+    adjust(so);
     server_ = std::make_unique<testkit::TestServer>(so);
   }
+  virtual void adjust(testkit::Options&) {}
   void TearDown() override {
     server_.reset();
     api_.reset();
@@ -259,6 +262,56 @@ TEST_F(Wecom, TheCallbackVerifiesItsUrlAndAnswersASignedMessageThroughTheApi) {
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(server_->count("SELECT COUNT(*) FROM core_messages"), before);
   EXPECT_EQ(requests_to("/cgi-bin/message/send").size(), 1u);
+}
+
+TEST_F(Wecom, AGroupPostCanMentionThePeopleItIsForByPhone) {
+  Broadcast b;
+  b.text = "请一组各户今晚前交回问卷。";
+  b.audience.everyone = true;
+  b.policy = ChannelPolicy::group_first;
+  b.mention_in_groups = true;
+  server_->runtime().messenger().broadcast(b);
+  ASSERT_TRUE(eventually([&] { return requests_to("/cgi-bin/webhook/send").size() == 1; }));
+  const json body = json::parse(requests_to("/cgi-bin/webhook/send")[0].body);
+  EXPECT_EQ(body["text"]["mentioned_mobile_list"], json({"13800000001", "13800000002"})) << body;
+}
+
+// 一户十联: 李四's household (二组) is linked to 王大山's, whose head is 中心户长 in 一组's chat. When
+// 李四 has not confirmed a notice, the reminder also asks 王大山 in the group, @-mentioning him.
+class WecomFollowUp : public Wecom {
+ protected:
+  void adjust(testkit::Options& o) override {
+    o.plugins = {"announcements"};
+    o.now = [this] { return clock_.now(); };
+    o.people_csv =
+        "户号,户主,姓名,手机,村民小组,角色,企业微信,中心户\n"
+        "H001,王大山,王大山,13800000001,一组,中心户长,wx-001,\n"
+        "H002,李四,李四,13800000003,二组,村民,,H001\n";
+    o.plugin_sections = {{"announcements", "reminder_after_hours = 1\n"}};
+  }
+  testkit::ManualClock clock_;
+};
+
+TEST_F(WecomFollowUp, TheReminderAsksTheCentralHouseholdHeadInTheGroupWithAnAtMention) {
+  testkit::ApiClient admin(*server_, "admin");
+  const auto lisi = server_->runtime().directory().find_by_phone("13800000003")->id;
+  auto r = admin.call(
+      "POST", "/api/v1/announcements/notices",
+      {{"title", "停水"}, {"body", "明天上午停水。"}, {"audience", {{"persons", {lisi}}}}, {"policy", "personal_all"}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  clock_.advance(61min);
+  server_->poke_scheduler();
+  ASSERT_TRUE(eventually([&] { return requests_to("/cgi-bin/webhook/send").size() == 1; }));
+  const json body = json::parse(requests_to("/cgi-bin/webhook/send")[0].body);
+  EXPECT_THAT(body["text"]["content"].get<std::string>(), HasSubstr("未读提醒"));
+  EXPECT_THAT(body["text"]["content"].get<std::string>(), HasSubstr("停水"));
+  EXPECT_EQ(body["text"]["mentioned_mobile_list"], json({"13800000001"})) << body;
+  // Once: the reminder job again sends nothing more.
+  server_->runtime().scheduler().schedule_at("announcements.remind", clock_.now(),
+                                             json{{"notice_id", r.body["notice"]["id"]}}, Scheduler::Missed::fire_late);
+  server_->poke_scheduler();
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(requests_to("/cgi-bin/webhook/send").size(), 1u);
 }
 
 }  // namespace

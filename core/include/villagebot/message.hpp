@@ -36,7 +36,9 @@ struct OutboundMessage {
   Priority priority = Priority::notice;
   bool essential = false;       // true: sent even to people who opted out (alerts)
   std::string idempotency_key;  // passed to gateways that accept one
-  std::int64_t person_id = 0;   // 0 when the address is a group
+  // A group post: the people to @-mention, by phone (+86…); WeCom and DingTalk robots notify them.
+  std::vector<std::string> mentions{};
+  std::int64_t person_id = 0;  // 0 when the address is a group
 };
 
 // An adapter's verdict on one send; the delivery engine decides what follows.

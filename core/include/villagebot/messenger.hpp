@@ -41,6 +41,7 @@ struct Broadcast {
   Priority priority = Priority::notice;
   bool essential = false;             // sent to people who opted out of SMS, and during quiet hours
   bool ask_ack = true;                // 收到 acknowledges the latest broadcast that asks for it
+  bool mention_in_groups = false;     // a group post @-mentions the audience it covers (by phone)
   std::int64_t follow_up_of = 0;      // a reminder of that broadcast: 收到 to it acknowledges both
   std::string idempotency_key{};      // a broadcast with a key already used is not queued again
   std::string created_by{};           // plugin or person, for the status view

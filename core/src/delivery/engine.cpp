@@ -151,6 +151,7 @@ std::int64_t DeliveryEngine::send(OutboundMessage m) {
   row.sms = slot->adapter->is_sms();
   row.segments = row.sms ? text::sms_segments(m.text) : 0;
   row.idempotency_key = m.idempotency_key;
+  for (const auto& phone : m.mentions) row.mentions += (row.mentions.empty() ? "" : ",") + phone;
   row.expires_at_ms = default_expiry_ms(std::chrono::seconds(0));
   const auto now_ms = to_ms(rules_.now());
   const bool opted_out = row.sms && !row.essential && row.person_id > 0 && rules_.opted_out(row.person_id);

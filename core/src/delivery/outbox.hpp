@@ -29,6 +29,7 @@ struct OutboxRow {
   bool sms = false;
   int segments = 0;
   std::string idempotency_key;  // "" → vb-<id>-<created ms>
+  std::string mentions;         // a group post's @-mentions: phones, comma-separated
   int attempts = 0;             // claimed: the attempt about to be made (the outbox counts it with the outcome)
   std::int64_t expires_at_ms = 0;
   std::int64_t created_at_ms = 0;

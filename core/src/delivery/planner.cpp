@@ -173,6 +173,13 @@ Planned plan_broadcast(Session& s, Directory& directory, const std::vector<Chann
       }
       if (members.empty()) continue;
       out.rows.push_back(base_row(channels[ci], ChannelKind::group, g.text(1), nullptr));
+      if (b.mention_in_groups) {
+        // @ the people this post is for (a robot takes a limited list: the first 100).
+        std::string& mentions = out.rows.back().mentions;
+        int n = 0;
+        for (std::size_t i : members)
+          if (!targets[i].phone.empty() && n++ < 100) mentions += (mentions.empty() ? "" : ",") + targets[i].phone;
+      }
       ++out.plan.group_posts;
       for (std::size_t i : members) {
         (every ? in_group : covered)[i] = true;
