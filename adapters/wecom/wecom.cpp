@@ -136,6 +136,7 @@ void Wecom::configure(ConfigSection& config) {
     robot.name = r->string_or("name", robot.chat_id);
     robot.org_unit = r->string_or("org_unit", "");
     robot.key = r->require_string("key");
+    robot.markdown = r->boolean_or("markdown", false);
     settings_.robots.push_back(std::move(robot));
   }
   if (settings_.robots.empty() && !settings_.app() && !settings_.callback())
@@ -242,6 +243,12 @@ SendResult Wecom::send_group(const OutboundMessage& message) {
   ClientRequest req;
   req.url = settings_.api_base + "/cgi-bin/webhook/send?key=" + url_encode(robot->key);
   req.headers = {{"Content-Type", "application/json"}};
+  if (robot->markdown) {
+    // Markdown takes up to 4096 bytes and has no mentioned_mobile_list.
+    req.body = json{{"msgtype", "markdown"}, {"markdown", {{"content", fit(message.text, 4096)}}}}.dump();
+    req.timeout = settings_.timeout;
+    return wecom_result(context_->http_client().request(req), settings_.throttle_retry_s);
+  }
   json text{{"content", fit(message.text)}};
   // @ the people it is for (their phones): WeCom notifies them in the group.
   if (!message.mentions.empty()) {

@@ -30,10 +30,11 @@
 namespace villagebot::adapters {
 
 struct WecomRobot {
-  std::string chat_id;   // our address for the group
-  std::string name;      // 一组村民群
-  std::string org_unit;  // whose people are in it
-  std::string key;       // the robot's webhook key (secret)
+  std::string chat_id;    // our address for the group
+  std::string name;       // 一组村民群
+  std::string org_unit;   // whose people are in it
+  std::string key;        // the robot's webhook key (secret)
+  bool markdown = false;  // posts as msgtype markdown (rendered in WeCom; no @-mentions by phone)
 };
 
 struct WecomSettings {

@@ -163,6 +163,34 @@ TEST_F(Feishu, EncryptedSignedEventsAreAnsweredAndForgedOnesChangeNothing) {
   EXPECT_EQ(bot["sign"], adapters::feishu_bot_sign(kBotSecret, bot["timestamp"].get<std::string>()));
 }
 
+TEST_F(Feishu, ThrottlingIsRetriedAndASignatureRefusalFailsWithTheReason) {
+  {
+    std::lock_guard lock(mutex_);
+    codes_ = {9499};
+  }
+  OutboundMessage m;
+  m.adapter_id = "feishu";
+  m.channel = ChannelKind::group;
+  m.address = "oc_yizu";
+  m.text = "周六大扫除。";
+  server_->runtime().messenger().send(m);
+  ASSERT_TRUE(eventually([&] {
+    return server_->count("SELECT COUNT(*) FROM core_outbox WHERE adapter_id = 'feishu' AND status = 'sent'") == 1;
+  }));
+  EXPECT_EQ(to("/open-apis/bot/v2/hook/abc").size(), 2u);
+  {
+    std::lock_guard lock(mutex_);
+    codes_ = {19021};
+  }
+  server_->runtime().messenger().send(m);
+  ASSERT_TRUE(eventually([&] {
+    return server_->count(
+               "SELECT COUNT(*) FROM core_outbox WHERE adapter_id = 'feishu' AND status = 'failed' AND "
+               "last_error LIKE '%19021%'") == 1;
+  }));
+  EXPECT_EQ(to("/open-apis/bot/v2/hook/abc").size(), 3u) << "not retried";
+}
+
 TEST_F(Feishu, TheTenantTokenIsCachedAndFetchedAgainWhenExpired) {
   OutboundMessage m;
   m.adapter_id = "feishu";

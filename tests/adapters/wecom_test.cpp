@@ -94,7 +94,8 @@ class Wecom : public ::testing::Test {
                     "\"\ncorp_id = \"" + kCorp + "\"\nagent_id = 1000002\nsecret = \"app-secret\"\ntoken = \"" +
                     kToken + "\"\nencoding_aes_key = \"" + kAesKey +
                     "\"\nthrottle_retry_s = 1\n\n[[adapters.robots]]\nchat_id = \"yizu\"\nname = \"一组村民群\"\n"
-                    "org_unit = \"一组\"\nkey = \"robot-key-1\"\n\n[http_client]\nca_file = \"" +
+                    "org_unit = \"一组\"\nkey = \"robot-key-1\"\n\n[[adapters.robots]]\nchat_id = \"notices\"\n"
+                    "name = \"村务公开群\"\nkey = \"robot-key-2\"\nmarkdown = true\n\n[http_client]\nca_file = \"" +
                     pki_.ca_cert.string() + "\"\nhttps_proxy = \"none\"\n\n[delivery]\nretry_base_ms = 50\n";
     adjust(so);
     server_ = std::make_unique<testkit::TestServer>(so);
@@ -262,6 +263,19 @@ TEST_F(Wecom, TheCallbackVerifiesItsUrlAndAnswersASignedMessageThroughTheApi) {
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(server_->count("SELECT COUNT(*) FROM core_messages"), before);
   EXPECT_EQ(requests_to("/cgi-bin/message/send").size(), 1u);
+}
+
+TEST_F(Wecom, AMarkdownRobotPostsMarkdown) {
+  OutboundMessage m;
+  m.adapter_id = "wecom";
+  m.channel = ChannelKind::group;
+  m.address = "notices";
+  m.text = "**村务公开**\n> 本月收支已公布";
+  server_->runtime().messenger().send(m);
+  ASSERT_TRUE(eventually([&] { return requests_to("/cgi-bin/webhook/send?key=robot-key-2").size() == 1; }));
+  const json body = json::parse(requests_to("/cgi-bin/webhook/send?key=robot-key-2")[0].body);
+  EXPECT_EQ(body["msgtype"], "markdown");
+  EXPECT_EQ(body["markdown"]["content"], "**村务公开**\n> 本月收支已公布");
 }
 
 TEST_F(Wecom, AGroupPostCanMentionThePeopleItIsForByPhone) {
