@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "callback.hpp"
 #include "chat_crypto.hpp"
 
 namespace villagebot::adapters {
@@ -95,14 +96,9 @@ std::vector<GroupChat> Dingtalk::group_chats() const {
 void Dingtalk::start(AdapterContext& context) {
   context_ = &context;
   if (settings_.app_secret.empty()) return;
-  RouteSpec spec;
-  spec.method = "POST";
-  spec.path = "callback";
-  spec.public_route = true;
-  spec.max_body_bytes = 64 * 1024;
-  spec.summary = "DingTalk outgoing robot callback (timestamp and sign headers checked)";
-  spec.handler = [this](const HttpRequest& req, const Responder& respond) { handle(req, respond); };
-  route_ = context.routes().add(std::move(spec));
+  route_ = add_callback_route(context, "POST", "callback",
+                              "DingTalk outgoing robot callback (timestamp and sign headers checked)", 64 * 1024,
+                              [this](const HttpRequest& req, const Responder& respond) { handle(req, respond); });
 }
 
 void Dingtalk::handle(const HttpRequest& request, const Responder& respond) {
@@ -117,22 +113,7 @@ void Dingtalk::handle(const HttpRequest& request, const Responder& respond) {
     sessions_[m.channel == ChannelKind::group ? m.chat_id : m.sender] = {inbound->session_webhook,
                                                                          inbound->session_expires_ms};
   }
-  context_->submit(inbound->message, [this, m, respond](const SubmitResult& result) {
-    switch (result.status) {
-      case SubmitResult::Status::processed:
-      case SubmitResult::Status::duplicate:
-      case SubmitResult::Status::rate_limited:
-        context_->reply(m, result.replies);
-        respond(HttpResponse::json(200, json::object()));
-        return;
-      case SubmitResult::Status::rejected:
-        respond(HttpResponse::error(400, "bad_request", result.error));
-        return;
-      case SubmitResult::Status::unavailable:
-        respond(HttpResponse::error(503, "unavailable", result.error));
-        return;
-    }
-  });
+  submit_and_reply(*context_, std::move(inbound->message), respond, HttpResponse::json(200, json::object()));
 }
 
 SendResult Dingtalk::post(const std::string& url, const std::string& text, const std::vector<std::string>& mentions) {

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "callback.hpp"
 #include "chat_crypto.hpp"
 #include "villagebot/crypto.hpp"
 
@@ -143,14 +144,10 @@ std::vector<GroupChat> Feishu::group_chats() const {
 void Feishu::start(AdapterContext& context) {
   context_ = &context;
   if (!settings_.events()) return;
-  RouteSpec spec;
-  spec.method = "POST";
-  spec.path = "events";
-  spec.public_route = true;
-  spec.max_body_bytes = 256 * 1024;
-  spec.summary = "Feishu event subscription (encrypted, X-Lark-Signature and the verification token checked)";
-  spec.handler = [this](const HttpRequest& req, const Responder& respond) { handle(req, respond); };
-  route_ = context.routes().add(std::move(spec));
+  route_ = add_callback_route(
+      context, "POST", "events",
+      "Feishu event subscription (encrypted, X-Lark-Signature and the verification token checked)", 256 * 1024,
+      [this](const HttpRequest& req, const Responder& respond) { handle(req, respond); });
 }
 
 void Feishu::handle(const HttpRequest& request, const Responder& respond) {
@@ -160,23 +157,7 @@ void Feishu::handle(const HttpRequest& request, const Responder& respond) {
         HttpResponse::error(event.status, event.status == 401 ? "bad_signature" : "bad_request", event.error));
   if (!event.challenge.empty()) return respond(HttpResponse::json(200, {{"challenge", event.challenge}}));
   if (!event.message) return respond(HttpResponse::json(200, json::object()));
-  const InboundMessage m = *event.message;
-  context_->submit(*event.message, [this, m, respond](const SubmitResult& result) {
-    switch (result.status) {
-      case SubmitResult::Status::processed:
-      case SubmitResult::Status::duplicate:
-      case SubmitResult::Status::rate_limited:
-        context_->reply(m, result.replies);
-        respond(HttpResponse::json(200, json::object()));
-        return;
-      case SubmitResult::Status::rejected:
-        respond(HttpResponse::error(400, "bad_request", result.error));
-        return;
-      case SubmitResult::Status::unavailable:
-        respond(HttpResponse::error(503, "unavailable", result.error));
-        return;
-    }
-  });
+  submit_and_reply(*context_, *event.message, respond, HttpResponse::json(200, json::object()));
 }
 
 std::string Feishu::tenant_token(bool refresh, std::string* error) {

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "callback.hpp"
 #include "chat_crypto.hpp"
 
 namespace villagebot::adapters {
@@ -122,14 +123,9 @@ std::vector<GroupChat> Slack::group_chats() const {
 void Slack::start(AdapterContext& context) {
   context_ = &context;
   if (settings_.signing_secret.empty()) return;
-  RouteSpec spec;
-  spec.method = "POST";
-  spec.path = "events";
-  spec.public_route = true;
-  spec.max_body_bytes = 256 * 1024;
-  spec.summary = "Slack Events API (signing secret checked; url_verification answered)";
-  spec.handler = [this](const HttpRequest& req, const Responder& respond) { handle(req, respond); };
-  route_ = context.routes().add(std::move(spec));
+  route_ = add_callback_route(context, "POST", "events",
+                              "Slack Events API (signing secret checked; url_verification answered)", 256 * 1024,
+                              [this](const HttpRequest& req, const Responder& respond) { handle(req, respond); });
 }
 
 void Slack::handle(const HttpRequest& request, const Responder& respond) {
@@ -141,23 +137,7 @@ void Slack::handle(const HttpRequest& request, const Responder& respond) {
   if (!event) return respond(HttpResponse::error(400, "bad_request", error));
   if (!event->challenge.empty()) return respond(HttpResponse::json(200, {{"challenge", event->challenge}}));
   if (!event->message) return respond(HttpResponse::json(200, {{"ok", true}}));
-  const InboundMessage m = *event->message;
-  context_->submit(*event->message, [this, m, respond](const SubmitResult& result) {
-    switch (result.status) {
-      case SubmitResult::Status::processed:
-      case SubmitResult::Status::duplicate:
-      case SubmitResult::Status::rate_limited:
-        context_->reply(m, result.replies);
-        respond(HttpResponse::json(200, {{"ok", true}}));
-        return;
-      case SubmitResult::Status::rejected:
-        respond(HttpResponse::error(400, "bad_request", result.error));
-        return;
-      case SubmitResult::Status::unavailable:
-        respond(HttpResponse::error(503, "unavailable", result.error));
-        return;
-    }
-  });
+  submit_and_reply(*context_, *event->message, respond, HttpResponse::json(200, {{"ok", true}}));
 }
 
 SendResult Slack::send(const OutboundMessage& message) {

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "callback.hpp"
 #include "chat_crypto.hpp"
 
 namespace villagebot::adapters {
@@ -111,14 +112,9 @@ void Telegram::start(AdapterContext& context) {
     context.logger().warn("no secret_token: the webhook route is off (nothing unverified is accepted)");
     return;
   }
-  RouteSpec spec;
-  spec.method = "POST";
-  spec.path = "webhook";
-  spec.public_route = true;
-  spec.max_body_bytes = 256 * 1024;
-  spec.summary = "Telegram webhook updates (X-Telegram-Bot-Api-Secret-Token checked)";
-  spec.handler = [this](const HttpRequest& req, const Responder& respond) { handle(req, respond); };
-  route_ = context.routes().add(std::move(spec));
+  route_ = add_callback_route(context, "POST", "webhook",
+                              "Telegram webhook updates (X-Telegram-Bot-Api-Secret-Token checked)", 256 * 1024,
+                              [this](const HttpRequest& req, const Responder& respond) { handle(req, respond); });
 }
 
 void Telegram::handle(const HttpRequest& request, const Responder& respond) {
@@ -130,23 +126,7 @@ void Telegram::handle(const HttpRequest& request, const Responder& respond) {
     if (!error.empty()) return respond(HttpResponse::error(400, "bad_request", error));
     return respond(HttpResponse::json(200, {{"ok", true}}));
   }
-  const InboundMessage m = *message;
-  context_->submit(*message, [this, m, respond](const SubmitResult& result) {
-    switch (result.status) {
-      case SubmitResult::Status::processed:
-      case SubmitResult::Status::duplicate:
-      case SubmitResult::Status::rate_limited:
-        context_->reply(m, result.replies);
-        respond(HttpResponse::json(200, {{"ok", true}}));
-        return;
-      case SubmitResult::Status::rejected:
-        respond(HttpResponse::error(400, "bad_request", result.error));
-        return;
-      case SubmitResult::Status::unavailable:
-        respond(HttpResponse::error(503, "unavailable", result.error));  // Telegram tries again
-        return;
-    }
-  });
+  submit_and_reply(*context_, *message, respond, HttpResponse::json(200, {{"ok", true}}));
 }
 
 SendResult Telegram::send(const OutboundMessage& message) {

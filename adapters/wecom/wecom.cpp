@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "callback.hpp"
 #include "chat_crypto.hpp"
 #include "villagebot/crypto.hpp"
 
@@ -181,24 +182,7 @@ void Wecom::handle(const HttpRequest& request, const Responder& respond) {
     return respond(HttpResponse::error(r.status, r.status == 401 ? "bad_signature" : "bad_request", r.error));
   }
   if (!r.message) return respond(HttpResponse::text(200, ""));
-  const InboundMessage message = *r.message;
-  context_->submit(*r.message, [this, message, respond](const SubmitResult& result) {
-    switch (result.status) {
-      case SubmitResult::Status::processed:
-      case SubmitResult::Status::duplicate:
-      case SubmitResult::Status::rate_limited:
-        // The answer goes through message/send (the outbox): WeCom's callback takes none.
-        context_->reply(message, result.replies);
-        respond(HttpResponse::text(200, ""));
-        return;
-      case SubmitResult::Status::rejected:
-        respond(HttpResponse::error(400, "bad_request", result.error));
-        return;
-      case SubmitResult::Status::unavailable:
-        respond(HttpResponse::error(503, "unavailable", result.error));  // WeCom tries again
-        return;
-    }
-  });
+  submit_and_reply(*context_, *r.message, respond, HttpResponse::text(200, ""));
 }
 
 std::string Wecom::access_token(bool refresh, std::string* error) {

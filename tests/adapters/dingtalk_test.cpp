@@ -17,6 +17,7 @@
 
 #include "chat_crypto.hpp"
 #include "fake_http.hpp"
+#include "platform_fixture.hpp"
 #include "runtime/runtime.hpp"
 #include "testkit.hpp"
 #include "tls.hpp"
@@ -52,16 +53,10 @@ std::string query_param(const std::string& target, const std::string& name) {
   return target.substr(at + name.size() + 1, end == std::string::npos ? std::string::npos : end - at - name.size() - 1);
 }
 
-class Dingtalk : public ::testing::Test {
+class Dingtalk : public testkit::PlatformTest {
  protected:
   void SetUp() override {
-    pki_dir_ = testkit::make_temp_dir("villagebot-dingtalk-pki");
-    pki_ = testkit::make_test_pki(pki_dir_);
-    testkit::FakeHttpOptions o;
-    o.cert_file = pki_.server_cert.string();
-    o.key_file = pki_.server_key.string();
-    o.keep_alive = true;
-    o.handler = [this](const ReceivedRequest&) {
+    start_platform([this](const ReceivedRequest&) {
       std::lock_guard lock(mutex_);
       if (!codes_.empty()) {
         const int c = codes_.front();
@@ -70,8 +65,7 @@ class Dingtalk : public ::testing::Test {
                             json{{"errcode", c}, {"errmsg", c == 130101 ? "send too fast" : "sign not match"}}.dump()};
       }
       return FakeResponse{200, R"({"errcode":0,"errmsg":"ok"})"};
-    };
-    api_ = std::make_unique<testkit::FakeHttpServer>(o);
+    });
     testkit::Options so;
     so.people_csv = kVillage;
     so.plugins = {"points"};
@@ -79,21 +73,8 @@ class Dingtalk : public ::testing::Test {
                     "\"\napp_secret = \"" + kAppSecret +
                     "\"\nthrottle_retry_s = 1\n\n[[adapters.robots]]\nchat_id = \"yizu\"\nname = \"一组群\"\n"
                     "org_unit = \"一组\"\naccess_token = \"robot-token\"\nsecret = \"" +
-                    kRobotSecret + "\"\n\n[http_client]\nca_file = \"" + pki_.ca_cert.string() +
-                    "\"\nhttps_proxy = \"none\"\n\n[delivery]\nretry_base_ms = 50\n";
+                    kRobotSecret + "\"\n\n" + client_toml();
     server_ = std::make_unique<testkit::TestServer>(so);
-  }
-  void TearDown() override {
-    server_.reset();
-    api_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(pki_dir_, ec);
-  }
-  std::vector<ReceivedRequest> to(const std::string& prefix) {
-    std::vector<ReceivedRequest> out;
-    for (auto& r : api_->wait_for(0, 0ms))
-      if (r.target.starts_with(prefix)) out.push_back(r);
-    return out;
   }
   testkit::HttpResult callback(const json& body, std::int64_t ts, const std::string& secret = kAppSecret) {
     const std::string t = std::to_string(ts);
@@ -113,12 +94,8 @@ class Dingtalk : public ::testing::Test {
             {"sessionWebhookExpiredTime", now_ms() + 90 * 60 * 1000}};
   }
 
-  std::filesystem::path pki_dir_;
-  testkit::TestPki pki_;
   std::mutex mutex_;
   std::vector<int> codes_;
-  std::unique_ptr<testkit::FakeHttpServer> api_;
-  std::unique_ptr<testkit::TestServer> server_;
 };
 
 TEST_F(Dingtalk, AGroupPostIsSignedAndThrottlingIsRetried) {

@@ -18,6 +18,7 @@
 
 #include "chat_crypto.hpp"
 #include "fake_http.hpp"
+#include "platform_fixture.hpp"
 #include "runtime/runtime.hpp"
 #include "testkit.hpp"
 #include "tls.hpp"
@@ -42,16 +43,10 @@ constexpr const char* kVillage =
     "H001,王大山,王大山,13800000001,一组,村民,ou_001\n"
     "H002,李四,李四,13800000003,二组,村民,\n";
 
-class Feishu : public ::testing::Test {
+class Feishu : public testkit::PlatformTest {
  protected:
   void SetUp() override {
-    pki_dir_ = testkit::make_temp_dir("villagebot-feishu-pki");
-    pki_ = testkit::make_test_pki(pki_dir_);
-    testkit::FakeHttpOptions o;
-    o.cert_file = pki_.server_cert.string();
-    o.key_file = pki_.server_key.string();
-    o.keep_alive = true;
-    o.handler = [this](const ReceivedRequest& r) {
+    start_platform([this](const ReceivedRequest& r) {
       std::lock_guard lock(mutex_);
       if (r.target.starts_with("/open-apis/auth/v3/tenant_access_token/internal")) {
         const int n = ++tokens_;
@@ -65,8 +60,7 @@ class Feishu : public ::testing::Test {
         return FakeResponse{200, json{{"code", c}, {"msg", "token expired"}}.dump()};
       }
       return FakeResponse{200, R"({"code":0,"msg":"success","data":{"message_id":"om_1"}})"};
-    };
-    api_ = std::make_unique<testkit::FakeHttpServer>(o);
+    });
     testkit::Options so;
     so.people_csv = kVillage;
     so.plugins = {"points"};
@@ -75,22 +69,8 @@ class Feishu : public ::testing::Test {
                     "\"\nencrypt_key = \"" + kEncryptKey +
                     "\"\n\n[[adapters.robots]]\nchat_id = \"oc_yizu\"\nname = \"一组群\"\norg_unit = \"一组\"\n"
                     "webhook_url = \"" +
-                    api_->url("/open-apis/bot/v2/hook/abc") + "\"\nsecret = \"" + kBotSecret +
-                    "\"\n\n[http_client]\nca_file = \"" + pki_.ca_cert.string() +
-                    "\"\nhttps_proxy = \"none\"\n\n[delivery]\nretry_base_ms = 50\n";
+                    api_->url("/open-apis/bot/v2/hook/abc") + "\"\nsecret = \"" + kBotSecret + "\"\n\n" + client_toml();
     server_ = std::make_unique<testkit::TestServer>(so);
-  }
-  void TearDown() override {
-    server_.reset();
-    api_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(pki_dir_, ec);
-  }
-  std::vector<ReceivedRequest> to(const std::string& prefix) {
-    std::vector<ReceivedRequest> out;
-    for (auto& r : api_->wait_for(0, 0ms))
-      if (r.target.starts_with(prefix)) out.push_back(r);
-    return out;
   }
   // An event as Feishu sends it: encrypted with the encrypt key; signed unless told otherwise.
   testkit::HttpResult post(const json& event, bool sign = true, bool good = true) {
@@ -120,13 +100,9 @@ class Feishu : public ::testing::Test {
                 {"content", json{{"text", text}}.dump()}}}}}};
   }
 
-  std::filesystem::path pki_dir_;
-  testkit::TestPki pki_;
   std::mutex mutex_;
   std::vector<int> codes_;
   int tokens_ = 0;
-  std::unique_ptr<testkit::FakeHttpServer> api_;
-  std::unique_ptr<testkit::TestServer> server_;
 };
 
 TEST_F(Feishu, EncryptedSignedEventsAreAnsweredAndForgedOnesChangeNothing) {

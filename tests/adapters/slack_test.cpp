@@ -18,6 +18,7 @@
 
 #include "chat_crypto.hpp"
 #include "fake_http.hpp"
+#include "platform_fixture.hpp"
 #include "runtime/runtime.hpp"
 #include "testkit.hpp"
 #include "tls.hpp"
@@ -40,16 +41,10 @@ constexpr const char* kVillage =
     "H001,王大山,王大山,13800000001,一组,村民\n"
     "H002,李四,李四,13800000003,二组,管理员\n";
 
-class Slack : public ::testing::Test {
+class Slack : public testkit::PlatformTest {
  protected:
   void SetUp() override {
-    pki_dir_ = testkit::make_temp_dir("villagebot-slack-pki");
-    pki_ = testkit::make_test_pki(pki_dir_);
-    testkit::FakeHttpOptions o;
-    o.cert_file = pki_.server_cert.string();
-    o.key_file = pki_.server_key.string();
-    o.keep_alive = true;
-    o.handler = [this](const ReceivedRequest& r) {
+    start_platform([this](const ReceivedRequest& r) {
       std::lock_guard lock(mutex_);
       if (!answers_.empty()) {
         auto a = answers_.front();
@@ -58,8 +53,7 @@ class Slack : public ::testing::Test {
       }
       if (r.target.starts_with("/services/")) return FakeResponse{200, "ok", "text/plain"};
       return FakeResponse{200, R"({"ok":true,"ts":"1732838400.000100"})"};
-    };
-    api_ = std::make_unique<testkit::FakeHttpServer>(o);
+    });
     testkit::Options so;
     so.people_csv = kVillage;
     so.plugins = {"points"};
@@ -67,8 +61,7 @@ class Slack : public ::testing::Test {
                     "\"\nbot_token = \"xoxb-test\"\nsigning_secret = \"" + kSigningSecret +
                     "\"\n\n[[adapters.groups]]\nchat_id = \"C111\"\nname = \"yizu\"\norg_unit = \"一组\"\n"
                     "webhook_url = \"" +
-                    api_->url("/services/T1/B1/secret") + "\"\n\n[http_client]\nca_file = \"" + pki_.ca_cert.string() +
-                    "\"\nhttps_proxy = \"none\"\n\n[delivery]\nretry_base_ms = 50\n";
+                    api_->url("/services/T1/B1/secret") + "\"\n\n" + client_toml();
     server_ = std::make_unique<testkit::TestServer>(so);
     // 王大山's Slack id, through the admin API.
     testkit::ApiClient admin(*server_, "admin");
@@ -76,12 +69,6 @@ class Slack : public ::testing::Test {
     auto r =
         admin.call("PUT", "/api/v1/persons/" + std::to_string(id) + "/identities/slack", {{"external_id", "U001"}});
     ASSERT_EQ(r.status, 200) << r.raw;
-  }
-  void TearDown() override {
-    server_.reset();
-    api_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(pki_dir_, ec);
   }
 
   testkit::HttpResult event(const json& body, std::int64_t age_s = 0, bool good = true) {
@@ -104,19 +91,8 @@ class Slack : public ::testing::Test {
               {"channel_type", type},
               {"ts", "1732838400.000200"}}}};
   }
-  std::vector<ReceivedRequest> to(const std::string& prefix) {
-    std::vector<ReceivedRequest> out;
-    for (auto& r : api_->wait_for(0, 0ms))
-      if (r.target.starts_with(prefix)) out.push_back(r);
-    return out;
-  }
-
-  std::filesystem::path pki_dir_;
-  testkit::TestPki pki_;
   std::mutex mutex_;
   std::vector<FakeResponse> answers_;
-  std::unique_ptr<testkit::FakeHttpServer> api_;
-  std::unique_ptr<testkit::TestServer> server_;
 };
 
 TEST_F(Slack, SignedEventsAreAnsweredAndUnsignedOrStaleOnesChangeNothing) {

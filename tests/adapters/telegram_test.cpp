@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fake_http.hpp"
+#include "platform_fixture.hpp"
 #include "runtime/runtime.hpp"
 #include "testkit.hpp"
 #include "tls.hpp"
@@ -39,16 +40,10 @@ constexpr const char* kVillage =
     "H001,王大山,王大山,13800000001,一组,村民,5551\n"
     "H002,李四,李四,13800000003,二组,村民,5553\n";
 
-class Telegram : public ::testing::Test {
+class Telegram : public testkit::PlatformTest {
  protected:
   void SetUp() override {
-    pki_dir_ = testkit::make_temp_dir("villagebot-telegram-pki");
-    pki_ = testkit::make_test_pki(pki_dir_);
-    testkit::FakeHttpOptions o;
-    o.cert_file = pki_.server_cert.string();
-    o.key_file = pki_.server_key.string();
-    o.keep_alive = true;
-    o.handler = [this](const ReceivedRequest&) {
+    start_platform([this](const ReceivedRequest&) {
       std::lock_guard lock(mutex_);
       if (!answers_.empty()) {
         auto a = answers_.front();
@@ -56,23 +51,16 @@ class Telegram : public ::testing::Test {
         return a;
       }
       return FakeResponse{200, R"({"ok":true,"result":{"message_id":)" + std::to_string(++sent_) + "}}"};
-    };
-    api_ = std::make_unique<testkit::FakeHttpServer>(o);
+    });
     testkit::Options so;
     so.people_csv = kVillage;
     so.plugins = {"points"};
     so.extra_toml = std::string("[[adapters]]\nid = \"tg\"\ntype = \"telegram\"\napi_base = \"") + api_->url("") +
                     "\"\nbot_token = \"" + kBotToken + "\"\nsecret_token = \"" + kSecret +
                     "\"\n\n[[adapters.groups]]\nchat_id = \"-1001\"\nname = \"一组群\"\norg_unit = \"一组\"\n\n"
-                    "[http_client]\nca_file = \"" +
-                    pki_.ca_cert.string() + "\"\nhttps_proxy = \"none\"\n\n[delivery]\nretry_base_ms = 50\n";
+                    "" +
+                    client_toml();
     server_ = std::make_unique<testkit::TestServer>(so);
-  }
-  void TearDown() override {
-    server_.reset();
-    api_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(pki_dir_, ec);
   }
 
   testkit::HttpResult update(const json& u, const std::string& secret = kSecret) {
@@ -97,13 +85,9 @@ class Telegram : public ::testing::Test {
     return out;
   }
 
-  std::filesystem::path pki_dir_;
-  testkit::TestPki pki_;
   std::mutex mutex_;
   std::vector<FakeResponse> answers_;
   int sent_ = 0;
-  std::unique_ptr<testkit::FakeHttpServer> api_;
-  std::unique_ptr<testkit::TestServer> server_;
 };
 
 TEST_F(Telegram, ASignedUpdateIsAnsweredInTheSameChatAndAWrongSecretChangesNothing) {

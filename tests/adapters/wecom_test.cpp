@@ -18,6 +18,7 @@
 
 #include "chat_crypto.hpp"
 #include "fake_http.hpp"
+#include "platform_fixture.hpp"
 #include "runtime/job_scheduler.hpp"
 #include "runtime/runtime.hpp"
 #include "testkit.hpp"
@@ -76,17 +77,10 @@ struct FakeWecom {
   }
 };
 
-class Wecom : public ::testing::Test {
+class Wecom : public testkit::PlatformTest {
  protected:
   void SetUp() override {
-    pki_dir_ = testkit::make_temp_dir("villagebot-wecom-pki");
-    pki_ = testkit::make_test_pki(pki_dir_);
-    testkit::FakeHttpOptions o;
-    o.cert_file = pki_.server_cert.string();
-    o.key_file = pki_.server_key.string();
-    o.keep_alive = true;
-    o.handler = [this](const ReceivedRequest& r) { return wecom_.answer(r); };
-    api_ = std::make_unique<testkit::FakeHttpServer>(o);
+    start_platform([this](const ReceivedRequest& r) { return wecom_.answer(r); });
     testkit::Options so;
     so.people_csv = kVillage;
     so.plugins = {"points"};
@@ -95,25 +89,12 @@ class Wecom : public ::testing::Test {
                     kToken + "\"\nencoding_aes_key = \"" + kAesKey +
                     "\"\nthrottle_retry_s = 1\n\n[[adapters.robots]]\nchat_id = \"yizu\"\nname = \"一组村民群\"\n"
                     "org_unit = \"一组\"\nkey = \"robot-key-1\"\n\n[[adapters.robots]]\nchat_id = \"notices\"\n"
-                    "name = \"村务公开群\"\nkey = \"robot-key-2\"\nmarkdown = true\n\n[http_client]\nca_file = \"" +
-                    pki_.ca_cert.string() + "\"\nhttps_proxy = \"none\"\n\n[delivery]\nretry_base_ms = 50\n";
+                    "name = \"村务公开群\"\nkey = \"robot-key-2\"\nmarkdown = true\n\n" +
+                    client_toml();
     adjust(so);
     server_ = std::make_unique<testkit::TestServer>(so);
   }
   virtual void adjust(testkit::Options&) {}
-  void TearDown() override {
-    server_.reset();
-    api_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(pki_dir_, ec);
-  }
-
-  std::vector<ReceivedRequest> requests_to(const std::string& prefix) {
-    std::vector<ReceivedRequest> out;
-    for (auto& r : api_->wait_for(0, 0ms))
-      if (r.target.starts_with(prefix)) out.push_back(r);
-    return out;
-  }
 
   // A callback as WeCom sends it: the XML encrypted for the corp, signed over the ciphertext.
   testkit::HttpResult callback(const std::string& inner_xml, bool good_signature = true) {
@@ -129,11 +110,7 @@ class Wecom : public ::testing::Test {
                             body, {{"Content-Type", "text/xml"}});
   }
 
-  std::filesystem::path pki_dir_;
-  testkit::TestPki pki_;
   FakeWecom wecom_;
-  std::unique_ptr<testkit::FakeHttpServer> api_;
-  std::unique_ptr<testkit::TestServer> server_;
 };
 
 TEST_F(Wecom, AGroupPostGoesThroughItsRobotAndThrottlingIsRetried) {
@@ -150,8 +127,8 @@ TEST_F(Wecom, AGroupPostGoesThroughItsRobotAndThrottlingIsRetried) {
   server_->runtime().messenger().broadcast(b, &plan);
   EXPECT_EQ(plan.group_posts, 1);
   EXPECT_EQ(plan.covered_by_groups, 2) << "王大山 and 王小红 are in 一组's chat";
-  ASSERT_TRUE(eventually([&] { return requests_to("/cgi-bin/webhook/send").size() == 2; }));
-  const auto posts = requests_to("/cgi-bin/webhook/send");
+  ASSERT_TRUE(eventually([&] { return to("/cgi-bin/webhook/send").size() == 2; }));
+  const auto posts = to("/cgi-bin/webhook/send");
   EXPECT_EQ(posts[0].target, "/cgi-bin/webhook/send?key=robot-key-1");
   EXPECT_EQ(posts[0].headers.at("content-type"), "application/json");
   const json body = json::parse(posts[1].body);
@@ -176,7 +153,7 @@ TEST_F(Wecom, APermanentErrorFailsWithWecomsReason) {
                "SELECT COUNT(*) FROM core_outbox WHERE adapter_id = 'wecom' AND status = 'failed' AND "
                "last_error LIKE '%93000%invalid webhook url%'") == 1;
   }));
-  EXPECT_EQ(requests_to("/cgi-bin/webhook/send").size(), 1u) << "not retried";
+  EXPECT_EQ(to("/cgi-bin/webhook/send").size(), 1u) << "not retried";
   // A group nobody configured a robot for: failed at once, nothing sent.
   m.address = "unknown-group";
   server_->runtime().messenger().send(m);
@@ -197,9 +174,9 @@ TEST_F(Wecom, PrivateMessagesUseACachedTokenFetchedAgainWhenExpired) {
   messenger.send(m);
   m.text = "第二条";
   messenger.send(m);
-  ASSERT_TRUE(eventually([&] { return requests_to("/cgi-bin/message/send").size() == 2; }));
+  ASSERT_TRUE(eventually([&] { return to("/cgi-bin/message/send").size() == 2; }));
   EXPECT_EQ(wecom_.tokens.load(), 1) << "one token for both";
-  const auto sent = requests_to("/cgi-bin/message/send");
+  const auto sent = to("/cgi-bin/message/send");
   EXPECT_EQ(sent[0].target, "/cgi-bin/message/send?access_token=TOKEN-1");
   const json body = json::parse(sent[0].body);
   EXPECT_EQ(body["touser"], "wx-001");
@@ -210,9 +187,9 @@ TEST_F(Wecom, PrivateMessagesUseACachedTokenFetchedAgainWhenExpired) {
   wecom_.send_errcodes = {42001};
   m.text = "第三条";
   messenger.send(m);
-  ASSERT_TRUE(eventually([&] { return requests_to("/cgi-bin/message/send").size() == 4; }));
+  ASSERT_TRUE(eventually([&] { return to("/cgi-bin/message/send").size() == 4; }));
   EXPECT_EQ(wecom_.tokens.load(), 2);
-  EXPECT_EQ(requests_to("/cgi-bin/message/send")[3].target, "/cgi-bin/message/send?access_token=TOKEN-2");
+  EXPECT_EQ(to("/cgi-bin/message/send")[3].target, "/cgi-bin/message/send?access_token=TOKEN-2");
   ASSERT_TRUE(eventually([&] {
     return server_->count("SELECT COUNT(*) FROM core_outbox WHERE adapter_id = 'wecom' AND status = 'sent'") == 3;
   }));
@@ -240,14 +217,14 @@ TEST_F(Wecom, TheCallbackVerifiesItsUrlAndAnswersASignedMessageThroughTheApi) {
       "</Content><MsgId>7001</MsgId><AgentID>1000002</AgentID></xml>";
   r = callback(text_message);
   EXPECT_EQ(r.status, 200) << r.body;
-  ASSERT_TRUE(eventually([&] { return requests_to("/cgi-bin/message/send").size() == 1; }));
-  const json reply = json::parse(requests_to("/cgi-bin/message/send")[0].body);
+  ASSERT_TRUE(eventually([&] { return to("/cgi-bin/message/send").size() == 1; }));
+  const json reply = json::parse(to("/cgi-bin/message/send")[0].body);
   EXPECT_EQ(reply["touser"], "wx-001");
   EXPECT_THAT(reply["text"]["content"].get<std::string>(), HasSubstr("积分"));
   // WeCom repeats a callback it thinks was slow: answered once.
   EXPECT_EQ(callback(text_message).status, 200);
   std::this_thread::sleep_for(300ms);
-  EXPECT_EQ(requests_to("/cgi-bin/message/send").size(), 1u);
+  EXPECT_EQ(to("/cgi-bin/message/send").size(), 1u);
 
   // A wrong signature: 401, nothing stored, nothing sent.
   const auto before = server_->count("SELECT COUNT(*) FROM core_messages");
@@ -262,7 +239,7 @@ TEST_F(Wecom, TheCallbackVerifiesItsUrlAndAnswersASignedMessageThroughTheApi) {
             200);
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(server_->count("SELECT COUNT(*) FROM core_messages"), before);
-  EXPECT_EQ(requests_to("/cgi-bin/message/send").size(), 1u);
+  EXPECT_EQ(to("/cgi-bin/message/send").size(), 1u);
 }
 
 TEST_F(Wecom, AMarkdownRobotPostsMarkdown) {
@@ -272,8 +249,8 @@ TEST_F(Wecom, AMarkdownRobotPostsMarkdown) {
   m.address = "notices";
   m.text = "**村务公开**\n> 本月收支已公布";
   server_->runtime().messenger().send(m);
-  ASSERT_TRUE(eventually([&] { return requests_to("/cgi-bin/webhook/send?key=robot-key-2").size() == 1; }));
-  const json body = json::parse(requests_to("/cgi-bin/webhook/send?key=robot-key-2")[0].body);
+  ASSERT_TRUE(eventually([&] { return to("/cgi-bin/webhook/send?key=robot-key-2").size() == 1; }));
+  const json body = json::parse(to("/cgi-bin/webhook/send?key=robot-key-2")[0].body);
   EXPECT_EQ(body["msgtype"], "markdown");
   EXPECT_EQ(body["markdown"]["content"], "**村务公开**\n> 本月收支已公布");
 }
@@ -285,8 +262,8 @@ TEST_F(Wecom, AGroupPostCanMentionThePeopleItIsForByPhone) {
   b.policy = ChannelPolicy::group_first;
   b.mention_in_groups = true;
   server_->runtime().messenger().broadcast(b);
-  ASSERT_TRUE(eventually([&] { return requests_to("/cgi-bin/webhook/send").size() == 1; }));
-  const json body = json::parse(requests_to("/cgi-bin/webhook/send")[0].body);
+  ASSERT_TRUE(eventually([&] { return to("/cgi-bin/webhook/send").size() == 1; }));
+  const json body = json::parse(to("/cgi-bin/webhook/send")[0].body);
   EXPECT_EQ(body["text"]["mentioned_mobile_list"], json({"13800000001", "13800000002"})) << body;
 }
 
@@ -315,8 +292,8 @@ TEST_F(WecomFollowUp, TheReminderAsksTheCentralHouseholdHeadInTheGroupWithAnAtMe
   ASSERT_EQ(r.status, 201) << r.raw;
   clock_.advance(61min);
   server_->poke_scheduler();
-  ASSERT_TRUE(eventually([&] { return requests_to("/cgi-bin/webhook/send").size() == 1; }));
-  const json body = json::parse(requests_to("/cgi-bin/webhook/send")[0].body);
+  ASSERT_TRUE(eventually([&] { return to("/cgi-bin/webhook/send").size() == 1; }));
+  const json body = json::parse(to("/cgi-bin/webhook/send")[0].body);
   EXPECT_THAT(body["text"]["content"].get<std::string>(), HasSubstr("未读提醒"));
   EXPECT_THAT(body["text"]["content"].get<std::string>(), HasSubstr("停水"));
   EXPECT_EQ(body["text"]["mentioned_mobile_list"], json({"13800000001"})) << body;
@@ -325,7 +302,7 @@ TEST_F(WecomFollowUp, TheReminderAsksTheCentralHouseholdHeadInTheGroupWithAnAtMe
                                              json{{"notice_id", r.body["notice"]["id"]}}, Scheduler::Missed::fire_late);
   server_->poke_scheduler();
   std::this_thread::sleep_for(300ms);
-  EXPECT_EQ(requests_to("/cgi-bin/webhook/send").size(), 1u);
+  EXPECT_EQ(to("/cgi-bin/webhook/send").size(), 1u);
 }
 
 }  // namespace

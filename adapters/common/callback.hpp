@@ -1,0 +1,18 @@
+#pragma once
+// What every chat adapter's callback does once a message is verified and parsed: submit it, hand
+// the replies to the outbox through the adapter's own send() (the platforms take no answer in the
+// callback's response), and answer the platform — `ok` when the message is durable, 400 when the
+// pipeline rejects it, 503 (the platform tries again) when it cannot be stored.
+#include <string>
+
+#include "villagebot/adapter.hpp"
+
+namespace villagebot::adapters {
+
+void submit_and_reply(AdapterContext& context, InboundMessage message, const Responder& respond, HttpResponse ok);
+
+// A public callback route under /hooks/<adapter id>/ with a body limit.
+Registration add_callback_route(AdapterContext& context, std::string method, std::string path, std::string summary,
+                                std::size_t max_body_bytes, HttpHandler handler);
+
+}  // namespace villagebot::adapters
