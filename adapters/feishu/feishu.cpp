@@ -15,7 +15,7 @@ namespace {
 
 using nlohmann::json;
 
-// "@_user_1 积分" → "积分": Feishu writes mentions as @_user_N placeholders.
+// "@_user_1 积分" → "积分": Feishu writes each mention in the text as @_user_ and a number.
 std::string without_mentions(std::string text) {
   for (auto a = text.find("@_user_"); a != std::string::npos; a = text.find("@_user_")) {
     auto b = a + 7;
