@@ -1,4 +1,5 @@
 #include "villagebot/text.hpp"
+#include "villagebot/sms.hpp"
 
 #include <algorithm>
 #include <utility>
@@ -315,29 +316,7 @@ std::optional<std::string> normalise_phone(std::string_view raw) {
 }
 
 int sms_segments(std::string_view utf8) {
-  if (utf8.empty()) return 0;
-  // GSM 03.38: the basic set, and the extension table (two septets each).
-  static const std::u32string kBasic =
-      U"@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-      U"¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
-  static const std::u32string kExtension = U"^{}\\[~]|€\f";
-  const std::u32string u = to_u32(utf8);
-  std::size_t septets = 0;
-  bool gsm = true;
-  for (char32_t c : u) {
-    if (kBasic.find(c) != std::u32string::npos) {
-      septets += 1;
-    } else if (kExtension.find(c) != std::u32string::npos) {
-      septets += 2;
-    } else {
-      gsm = false;
-      break;
-    }
-  }
-  if (gsm) return septets <= 160 ? 1 : static_cast<int>((septets + 152) / 153);
-  std::size_t units = 0;  // UTF-16 code units: characters outside the BMP (emoji) take two
-  for (char32_t c : u) units += c > 0xFFFF ? 2 : 1;
-  return units <= 70 ? 1 : static_cast<int>((units + 66) / 67);
+  return static_cast<int>(sms::count(utf8));
 }
 
 std::string mask_phone(std::string_view phone) {

@@ -659,8 +659,13 @@ class RecordingSms final : public Adapter {
     std::lock_guard lock(mutex_);
     sent_.push_back(message);
     cv_.notify_all();
-    return SendResult::ok("sms-" + std::to_string(sent_.size()));
+    const std::string id = "sms-" + std::to_string(sent_.size());
+    if (parts_ < 2) return SendResult::ok(id);
+    std::vector<std::string> ids;  // a long SMS: the gateway numbers each part
+    for (int i = 1; i <= parts_; ++i) ids.push_back(id + "." + std::to_string(i));
+    return SendResult::ok_parts(ids);
   }
+  std::atomic<int> parts_{1};
   std::vector<OutboundMessage> sent() {
     std::lock_guard lock(mutex_);
     return sent_;
@@ -783,6 +788,30 @@ TEST_F(EngineWithClock, QuietHoursHoldANoticeUntilSevenWhileEmergenciesAndEssent
   EXPECT_TRUE(eventually([&] { return row(notice).status == "sent"; }, 2s)) << row(notice).status;
   EXPECT_EQ(row(notice).attempts, 1) << "a hold is not an attempt";
   EXPECT_EQ(sms_.sent().size(), 3u);
+}
+
+// A long SMS goes as parts with a receipt each: delivered when the last part is, failed when one fails.
+TEST_F(EngineWithClock, ALongSmsIsDeliveredWhenEveryPartIsAndFailedWhenOnePartFails) {
+  sms_.parts_ = 3;
+  const auto first = messenger().send_to_person(person("13800000001"), "第一条长短信");
+  ASSERT_GT(first, 0);
+  ASSERT_TRUE(eventually([&] { return row(first).status == "sent"; }, 3s)) << row(first).status;
+  engine_->report_delivery("sms", "sms-1.1", true, "");
+  engine_->report_delivery("sms", "sms-1.3", true, "");
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(row(first).status, "sent") << "two of three parts are not the message";
+  engine_->report_delivery("sms", "sms-1.2", true, "");
+  EXPECT_TRUE(eventually([&] { return row(first).status == "delivered"; }, 3s)) << row(first).status;
+
+  const auto second = messenger().send_to_person(person("13800000002"), "第二条长短信");
+  ASSERT_TRUE(eventually([&] { return row(second).status == "sent"; }, 3s)) << row(second).status;
+  engine_->report_delivery("sms", "sms-2.1", true, "");
+  engine_->report_delivery("sms", "sms-2.2", false, "UNDELIV err:011");
+  EXPECT_TRUE(eventually([&] { return row(second).status == "failed"; }, 3s)) << row(second).status;
+  EXPECT_THAT(row(second).last_error, HasSubstr("UNDELIV"));
+  engine_->report_delivery("sms", "sms-2.3", true, "");  // a late good part changes nothing
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(row(second).status, "failed");
 }
 
 // A plugin's job that runs twice (or again after a crash) sends with the same key: one SMS.

@@ -11,6 +11,7 @@
 #include "villagebot/http.hpp"
 #include "villagebot/http_client.hpp"
 #include "villagebot/message.hpp"
+#include "villagebot/storage.hpp"
 
 namespace villagebot {
 
@@ -57,6 +58,14 @@ class AdapterContext {
   // take no answer in their response. They go to the message's chat (a group message) or to
   // its sender.
   virtual void reply(const InboundMessage& to, const Replies& replies) = 0;
+  // The database, for what an adapter must keep across a crash (the parts of a concatenated SMS
+  // received so far, say). An adapter applies its own migrations in start(), under the module
+  // name "adapter.<type>".
+  virtual Storage& storage() = 0;
+  // The gateway says this address refuses messages (Twilio's 21610 after the person texted STOP
+  // to the carrier): the person whose identity of this adapter's kind it is gets opted out of
+  // non-essential messages, as if they had texted 退订. Unknown addresses are ignored.
+  virtual void opt_out(const std::string& address) = 0;
 };
 
 class Adapter {

@@ -48,10 +48,35 @@ struct SendResult {
   std::string provider_id;
   std::string error;
   int retry_after_s = 0;
+  // A message the gateway took in several parts (a long SMS over SMPP or a modem): the gateway's
+  // id of every part, provider_id being the first. Delivered when every part is reported
+  // delivered; failed as soon as one part is reported failed.
+  std::vector<std::string> part_ids{};
 
-  static SendResult ok(std::string id = {}) { return {Status::sent, std::move(id), {}, 0}; }
-  static SendResult retryable(std::string why, int after_s = 0) { return {Status::retry, {}, std::move(why), after_s}; }
-  static SendResult permanent(std::string why) { return {Status::failed, {}, std::move(why), 0}; }
+  static SendResult ok(std::string id = {}) {
+    SendResult r;
+    r.provider_id = std::move(id);
+    return r;
+  }
+  static SendResult ok_parts(std::vector<std::string> ids) {
+    SendResult r;
+    if (!ids.empty()) r.provider_id = ids.front();
+    if (ids.size() > 1) r.part_ids = std::move(ids);
+    return r;
+  }
+  static SendResult retryable(std::string why, int after_s = 0) {
+    SendResult r;
+    r.status = Status::retry;
+    r.error = std::move(why);
+    r.retry_after_s = after_s;
+    return r;
+  }
+  static SendResult permanent(std::string why) {
+    SendResult r;
+    r.status = Status::failed;
+    r.error = std::move(why);
+    return r;
+  }
 };
 
 }  // namespace villagebot

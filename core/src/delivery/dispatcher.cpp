@@ -284,15 +284,26 @@ void Dispatcher::finish(const OutboxRow& row, const SendResult& result) {
   const std::int64_t id = row.id;
   const std::int64_t attempts = row.attempts;  // counted with the outcome: a hold or a requeue is not an attempt
   const std::string provider_id = result.provider_id;
+  std::vector<std::string> parts = result.part_ids;
   storage_.write_async(
-      [id, attempts, status, error, not_before, now_ms, provider_id, &rules = rules_, adapter_id = id_](Session& s) {
+      [id, attempts, status, error, not_before, now_ms, provider_id, parts = std::move(parts), &rules = rules_,
+       adapter_id = id_](Session& s) {
         if (status == "sent") {
           s.execute(
               "UPDATE core_outbox SET status = 'sent', attempts = ?, provider_id = ?, sent_at_ms = ?, "
               "updated_at_ms = ?, last_error = '' WHERE id = ? AND status = 'sending'",
               {attempts, provider_id.empty() ? Value{nullptr} : Value{provider_id}, now_ms, now_ms, id});
+          // A long SMS: each part's id, for the receipts that come per part.
+          for (const auto& part : parts)
+            if (!part.empty())
+              s.execute("INSERT OR IGNORE INTO core_outbox_parts (adapter_id, provider_id, outbox_id) VALUES (?, ?, ?)",
+                        {adapter_id, part, id});
           // A receipt that overtook this write is applied now (both run on the writer).
-          if (!provider_id.empty() && rules.on_sent) rules.on_sent(s, adapter_id, provider_id);
+          if (rules.on_sent) {
+            if (parts.empty() && !provider_id.empty()) rules.on_sent(s, adapter_id, provider_id);
+            for (const auto& part : parts)
+              if (!part.empty()) rules.on_sent(s, adapter_id, part);
+          }
         } else
           s.execute(
               "UPDATE core_outbox SET status = ?, attempts = ?, last_error = ?, not_before_ms = ?, "

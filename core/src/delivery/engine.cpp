@@ -33,6 +33,29 @@ constexpr const char* kRecipientStatus =
 
 std::int64_t apply_receipt(Session& s, const std::string& adapter_id, const std::string& provider_id, bool delivered,
                            const std::string& error, std::int64_t now_ms) {
+  // A part of a long SMS: the message is delivered when its last part is, failed with the first failure.
+  const auto part = s.query("SELECT outbox_id FROM core_outbox_parts WHERE adapter_id = ? AND provider_id = ?",
+                            {adapter_id, provider_id});
+  if (!part.empty()) {
+    const std::int64_t outbox_id = part[0].integer(0);
+    s.execute("UPDATE core_outbox_parts SET status = ? WHERE adapter_id = ? AND provider_id = ? AND status = 'sent'",
+              {std::string(delivered ? "delivered" : "failed"), adapter_id, provider_id});
+    if (!delivered) {
+      s.execute(
+          "UPDATE core_outbox SET status = 'failed', last_error = ?, updated_at_ms = ? "
+          "WHERE id = ? AND status IN ('sending', 'sent')",
+          {error.empty() ? std::string("the gateway reported a failure of a part") : error, now_ms, outbox_id});
+      return 1;
+    }
+    const auto left =
+        s.query("SELECT COUNT(*) FROM core_outbox_parts WHERE outbox_id = ? AND status <> 'delivered'", {outbox_id});
+    if (!left.empty() && left[0].integer(0) == 0)
+      s.execute(
+          "UPDATE core_outbox SET status = 'delivered', delivered_at_ms = ?, updated_at_ms = ? "
+          "WHERE id = ? AND status IN ('sending', 'sent')",
+          {now_ms, now_ms, outbox_id});
+    return 1;
+  }
   if (delivered)
     return s.execute(
         "UPDATE core_outbox SET status = 'delivered', delivered_at_ms = ?, updated_at_ms = ? "

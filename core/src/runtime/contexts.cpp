@@ -12,12 +12,14 @@ PluginContextImpl::PluginContextImpl(const Services& services, std::string name)
       logger_(support::make_logger(name_)) {}
 
 AdapterContextImpl::AdapterContextImpl(std::string id, pipeline::Pipeline& pipeline, http::RouteTable& routes,
-                                       HttpClient& client, std::function<void()> shutdown, ReceiptFn receipts,
-                                       SendFn send)
+                                       HttpClient& client, Storage& storage, std::function<void()> shutdown,
+                                       ReceiptFn receipts, SendFn send, OptOutFn opt_out)
     : id_(std::move(id)),
       pipeline_(pipeline),
       routes_(routes, "/hooks/" + id_, true),
       client_(client),
+      storage_(storage),
+      opt_out_(std::move(opt_out)),
       shutdown_(std::move(shutdown)),
       receipts_(std::move(receipts)),
       send_(std::move(send)),

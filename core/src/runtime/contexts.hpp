@@ -65,8 +65,10 @@ class AdapterContextImpl final : public AdapterContext {
  public:
   using ReceiptFn = std::function<void(const std::string& provider_id, bool delivered, const std::string& error)>;
   using SendFn = std::function<void(OutboundMessage)>;
+  using OptOutFn = std::function<void(const std::string& address)>;
   AdapterContextImpl(std::string id, pipeline::Pipeline& pipeline, http::RouteTable& routes, HttpClient& client,
-                     std::function<void()> shutdown, ReceiptFn receipts, SendFn send);
+                     Storage& storage, std::function<void()> shutdown, ReceiptFn receipts, SendFn send,
+                     OptOutFn opt_out);
   [[nodiscard]] const std::string& id() const override { return id_; }
   void submit(InboundMessage message, std::function<void(SubmitResult)> done) override;
   RouteRegistry& routes() override { return routes_; }
@@ -77,12 +79,18 @@ class AdapterContextImpl final : public AdapterContext {
     if (receipts_) receipts_(provider_id, delivered, error);
   }
   void reply(const InboundMessage& to, const Replies& replies) override;
+  Storage& storage() override { return storage_; }
+  void opt_out(const std::string& address) override {
+    if (opt_out_) opt_out_(address);
+  }
 
  private:
   std::string id_;
   pipeline::Pipeline& pipeline_;
   http::PrefixedRoutes routes_;
   HttpClient& client_;
+  Storage& storage_;
+  OptOutFn opt_out_;
   std::function<void()> shutdown_;
   ReceiptFn receipts_;
   SendFn send_;

@@ -23,6 +23,7 @@
 #include "runtime/tokens.hpp"
 #include "storage/core_schema.hpp"
 #include "storage/sqlite_storage.hpp"
+#include "villagebot/text.hpp"
 
 #ifndef VILLAGEBOT_VERSION
 #define VILLAGEBOT_VERSION "0.0.0"
@@ -182,7 +183,7 @@ void Runtime::Impl::start_modules() {
   std::vector<delivery::DeliveryEngine::AdapterSlot> routes_for_messenger;
   for (auto& a : adapters) {
     a.context = std::make_unique<AdapterContextImpl>(
-        a.id, *pipeline, routes, http_client,
+        a.id, *pipeline, routes, http_client, *storage,
         [this] {
           std::lock_guard lock(shutdown_mutex);
           shutdown_requested = true;
@@ -191,7 +192,15 @@ void Runtime::Impl::start_modules() {
         [this, id = a.id](const std::string& provider_id, bool delivered, const std::string& error) {
           messenger->report_delivery(id, provider_id, delivered, error);
         },
-        [this](OutboundMessage m) { messenger->send(std::move(m)); });
+        [this](OutboundMessage m) { messenger->send(std::move(m)); },
+        [this, id = a.id, kind = a.loaded.instance->identity_kind()](const std::string& address) {
+          const auto person =
+              kind == "phone" ? directory->find_by_phone(address) : directory->find_by_identity(kind, address);
+          if (!person || person->opted_out) return;
+          directory->set_opted_out(person->id, true);
+          spdlog::info("adapter {}: the gateway says {} refuses messages; person {} opted out", id,
+                       text::mask_phone(address), person->id);
+        });
     try {
       a.loaded.instance->start(*a.context);
     } catch (const std::exception& e) {
