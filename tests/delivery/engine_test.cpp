@@ -655,6 +655,7 @@ class RecordingSms final : public Adapter {
   [[nodiscard]] std::string identity_kind() const override { return "phone"; }
   [[nodiscard]] bool is_sms() const override { return true; }
   [[nodiscard]] bool can_send_group() const override { return false; }
+  [[nodiscard]] std::string sms_signature() const override { return "【测试村】"; }
   SendResult send(const OutboundMessage& message) override {
     std::lock_guard lock(mutex_);
     sent_.push_back(message);
@@ -812,6 +813,25 @@ TEST_F(EngineWithClock, ALongSmsIsDeliveredWhenEveryPartIsAndFailedWhenOnePartFa
   engine_->report_delivery("sms", "sms-2.3", true, "");  // a late good part changes nothing
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(row(second).status, "failed");
+}
+
+// What a message costs counts the signature the gateway puts in front: 66 characters + 【测试村】 are
+// 71, two SMS.
+TEST_F(EngineWithClock, TheSmsSignatureCountsInWhatAMessageCosts) {
+  std::string text;
+  for (int i = 0; i < 66; ++i) text += "村";
+  const auto id = messenger().send_to_person(person("13800000001"), text);
+  ASSERT_GT(id, 0);
+  const auto segments = storage_->read(
+      [&](Session& s) { return s.query("SELECT segments FROM core_outbox WHERE id = ?", {id}).at(0).integer(0); });
+  EXPECT_EQ(segments, 2);
+  Broadcast b;
+  b.text = text.substr(0, text.size() - 3);  // 65 + 5: one SMS
+  b.audience.persons = {person("13800000001"), person("13800000002")};
+  b.policy = ChannelPolicy::sms_all;
+  EXPECT_EQ(messenger().plan(b).sms_segments, 2) << "two persons, one SMS each";
+  b.text += "村";
+  EXPECT_EQ(messenger().plan(b).sms_segments, 4) << "two persons, two SMS each";
 }
 
 // A plugin's job that runs twice (or again after a crash) sends with the same key: one SMS.

@@ -79,6 +79,9 @@ class Adapter {
   [[nodiscard]] virtual std::string identity_kind() const { return "phone"; }
   // SMS honours opt-out (退订) for non-essential messages and quiet hours.
   [[nodiscard]] virtual bool is_sms() const { return false; }
+  // The signature in front of every SMS (【幸福村】): added by this adapter or by the carrier,
+  // either way counted in the parts a message costs (the plan's sms_segments).
+  [[nodiscard]] virtual std::string sms_signature() const { return {}; }
   // What send() can reach: a person (SMS, private chat) and/or a group chat
   // (a group robot posts only to its group).
   [[nodiscard]] virtual bool can_send_personal() const { return true; }

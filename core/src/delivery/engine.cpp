@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "villagebot/sms.hpp"
 #include "villagebot/text.hpp"
 
 namespace villagebot::delivery {
@@ -140,7 +141,7 @@ std::vector<Channel> DeliveryEngine::channels() const {
   std::vector<Channel> out;
   for (const auto& a : adapters_)
     out.push_back(Channel{a.id, a.adapter->identity_kind(), a.adapter->is_sms(), a.adapter->can_send_personal(),
-                          a.adapter->can_send_group(), a.limits.cost_per_segment});
+                          a.adapter->can_send_group(), a.limits.cost_per_segment, a.adapter->sms_signature()});
   return out;
 }
 
@@ -172,7 +173,7 @@ std::int64_t DeliveryEngine::send(OutboundMessage m) {
   row.priority = m.priority;
   row.essential = m.essential;
   row.sms = slot->adapter->is_sms();
-  row.segments = row.sms ? text::sms_segments(m.text) : 0;
+  row.segments = row.sms ? static_cast<int>(sms::count(m.text, slot->adapter->sms_signature())) : 0;
   row.idempotency_key = m.idempotency_key;
   for (const auto& phone : m.mentions) row.mentions += (row.mentions.empty() ? "" : ",") + phone;
   row.expires_at_ms = default_expiry_ms(std::chrono::seconds(0));

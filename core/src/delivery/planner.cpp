@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "villagebot/sms.hpp"
 #include "villagebot/text.hpp"
 
 namespace villagebot::delivery {
@@ -123,7 +124,10 @@ Planned plan_broadcast(Session& s, Directory& directory, const std::vector<Chann
   // Names, 户号 and languages only when the text differs per person.
   const auto targets = load_targets(s, ids, b.personalise || !b.text_en.empty());
   out.plan.persons = static_cast<std::int64_t>(targets.size());
-  const int common_segments = text::sms_segments(b.text);
+  // SMS parts per channel (each SMS adapter may put its own signature in front).
+  std::map<std::string, int> common_segments;
+  for (const auto& c : channels)
+    if (c.sms) common_segments[c.id] = static_cast<int>(sms::count(b.text, c.sms_signature));
   auto base_row = [&](const Channel& c, ChannelKind kind, const std::string& address, const Target* person) {
     OutboxRow r;
     r.adapter_id = c.id;
@@ -138,7 +142,7 @@ Planned plan_broadcast(Session& s, Directory& directory, const std::vector<Chann
     r.priority = b.priority;
     r.essential = b.essential;
     r.sms = c.sms;
-    r.segments = c.sms ? (same ? common_segments : text::sms_segments(r.text)) : 0;
+    r.segments = c.sms ? (same ? common_segments[c.id] : static_cast<int>(sms::count(r.text, c.sms_signature))) : 0;
     return r;
   };
 

@@ -18,6 +18,7 @@ struct Channel {
   bool personal = true;
   bool group = false;
   double cost_per_segment = 0;
+  std::string sms_signature;  // counted in the parts of every SMS
 };
 
 struct Recipient {
