@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "callback.hpp"
 #include "villagebot/crypto.hpp"
 #include "villagebot/text.hpp"
 
@@ -229,8 +230,9 @@ void AliyunSms::handle_report(const HttpRequest& request, const Responder& respo
   std::string error;
   const auto receipts = aliyun_parse_reports(request.body, error);
   if (!receipts) return respond(push_refused(400, error));
-  for (const auto& r : *receipts) context_->report_delivery(r.biz_id, r.delivered, r.error);
-  respond(HttpResponse::json(200, kPushOk));
+  std::vector<Receipt> stored;
+  for (const auto& r : *receipts) stored.push_back({r.biz_id, r.delivered, r.error});
+  report_and_answer(*context_, stored, respond, HttpResponse::json(200, kPushOk));
 }
 
 void AliyunSms::handle_up(const HttpRequest& request, const Responder& respond) {

@@ -1,5 +1,8 @@
 #include "callback.hpp"
 
+#include <atomic>
+#include <memory>
+
 namespace villagebot::adapters {
 
 void submit_and_reply(AdapterContext& context, InboundMessage message, const Responder& respond, HttpResponse ok) {
@@ -20,6 +23,30 @@ void submit_and_reply(AdapterContext& context, InboundMessage message, const Res
         return;
     }
   });
+}
+
+void report_and_answer(AdapterContext& context, const std::vector<Receipt>& receipts, const Responder& respond,
+                       HttpResponse ok) {
+  if (receipts.empty()) return respond(std::move(ok));
+  struct Pending {
+    std::atomic<std::size_t> left;
+    std::atomic<bool> all_stored{true};
+    Responder respond;
+    HttpResponse ok;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->left = receipts.size();
+  pending->respond = respond;
+  pending->ok = std::move(ok);
+  for (const auto& r : receipts)
+    context.report_delivery_stored(r.provider_id, r.delivered, r.error, [pending](bool stored) {
+      if (!stored) pending->all_stored = false;
+      if (pending->left.fetch_sub(1) != 1) return;
+      if (pending->all_stored)
+        pending->respond(std::move(pending->ok));
+      else
+        pending->respond(HttpResponse::error(503, "unavailable", "a receipt could not be stored; send it again"));
+    });
 }
 
 Registration add_callback_route(AdapterContext& context, std::string method, std::string path, std::string summary,

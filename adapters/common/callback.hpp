@@ -4,12 +4,24 @@
 // callback's response), and answer the platform — `ok` when the message is durable, 400 when the
 // pipeline rejects it, 503 (the platform tries again) when it cannot be stored.
 #include <string>
+#include <vector>
 
 #include "villagebot/adapter.hpp"
 
 namespace villagebot::adapters {
 
 void submit_and_reply(AdapterContext& context, InboundMessage message, const Responder& respond, HttpResponse ok);
+
+// A gateway's delivery receipt (an SMS gateway's status push).
+struct Receipt {
+  std::string provider_id;
+  bool delivered = false;
+  std::string error{};
+};
+// Records the receipts, then answers `ok` once every one is durable, or 503 when one could not be
+// written (the gateway pushes again; a receipt applied twice changes nothing).
+void report_and_answer(AdapterContext& context, const std::vector<Receipt>& receipts, const Responder& respond,
+                       HttpResponse ok);
 
 // A public callback route under /hooks/<adapter id>/ with a body limit.
 Registration add_callback_route(AdapterContext& context, std::string method, std::string path, std::string summary,

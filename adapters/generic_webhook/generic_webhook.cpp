@@ -138,8 +138,12 @@ void GenericWebhook::handle_status(const HttpRequest& request, const Responder& 
     return;
   }
   const std::string error = body.contains("error") && body["error"].is_string() ? body["error"].get<std::string>() : "";
-  context_->report_delivery(body["id"].get<std::string>(), body["status"] == "delivered", error);
-  respond(HttpResponse::json(200, {{"ok", true}}));
+  // Answered once the receipt is written: a gateway told 503 sends it again.
+  context_->report_delivery_stored(
+      body["id"].get<std::string>(), body["status"] == "delivered", error, [respond](bool stored) {
+        respond(stored ? HttpResponse::json(200, {{"ok", true}})
+                       : HttpResponse::error(503, "unavailable", "the receipt could not be stored"));
+      });
 }
 
 void GenericWebhook::handle(const HttpRequest& request, const Responder& respond) {

@@ -98,11 +98,6 @@ void SmsHttp::handle_report(const HttpRequest& request, const Responder& respond
   const auto reports = callback_fields(request, error);
   if (reports.empty()) return respond(bad_request(error));
   const auto& r = settings_.report;
-  struct Receipt {
-    std::string id;
-    bool delivered = false;
-    std::string error;
-  };
   std::vector<Receipt> receipts;
   // Every report is checked before any is applied: a malformed batch changes nothing.
   for (const auto& fields : reports) {
@@ -120,8 +115,7 @@ void SmsHttp::handle_report(const HttpRequest& request, const Responder& respond
     }
     // Any other status (accepted, enroute …) is a step on the way: nothing to record.
   }
-  for (const auto& receipt : receipts) context_->report_delivery(receipt.id, receipt.delivered, receipt.error);
-  respond(HttpResponse::text(200, r.response));
+  report_and_answer(*context_, receipts, respond, HttpResponse::text(200, r.response));
 }
 
 void SmsHttp::handle_receive(const HttpRequest& request, const Responder& respond) {

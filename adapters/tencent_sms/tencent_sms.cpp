@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "callback.hpp"
 #include "villagebot/crypto.hpp"
 #include "villagebot/text.hpp"
 
@@ -257,8 +258,9 @@ void TencentSms::handle_report(const HttpRequest& request, const Responder& resp
   std::string error;
   const auto receipts = tencent_parse_reports(request.body, error);
   if (!receipts) return respond(callback_refused(400, error));
-  for (const auto& r : *receipts) context_->report_delivery(r.sid, r.delivered, r.error);
-  respond(HttpResponse::json(200, kCallbackOk));
+  std::vector<Receipt> stored;
+  for (const auto& r : *receipts) stored.push_back({r.sid, r.delivered, r.error});
+  report_and_answer(*context_, stored, respond, HttpResponse::json(200, kCallbackOk));
 }
 
 void TencentSms::handle_reply(const HttpRequest& request, const Responder& respond) {

@@ -280,16 +280,17 @@ void Twilio::handle_status(const HttpRequest& request, const Responder& respond)
     }
   }
   // Only final states are receipts; queued, sending, sent and accepted are steps on the way.
+  std::vector<Receipt> stored;
   if (status == "delivered") {
     ++receipts_;
-    context_->report_delivery(sid, true);
+    stored.push_back({sid, true});
   } else if (status == "undelivered" || status == "failed" || status == "canceled") {
     ++receipts_;
     const std::string error = "Twilio: " + status + (code.empty() ? std::string() : " (error " + code + ")");
     note_error(error);
-    context_->report_delivery(sid, false, error);
+    stored.push_back({sid, false, error});
   }
-  respond(twiml());
+  report_and_answer(*context_, stored, respond, twiml());
 }
 
 SendResult Twilio::send(const OutboundMessage& message) {

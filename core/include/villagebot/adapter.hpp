@@ -51,6 +51,11 @@ class AdapterContext {
   // A delivery receipt from the platform (status callback) for a message this
   // adapter sent: provider_id is what send() returned in SendResult.
   virtual void report_delivery(const std::string& provider_id, bool delivered, const std::string& error = {}) = 0;
+  // The same, and `stored` runs (on the storage thread) once the receipt is written (true) or could
+  // not be (false): a gateway that pushes receipts is answered only then, so that a crash between
+  // the answer and the write loses no receipt (the gateway pushes it again).
+  virtual void report_delivery_stored(const std::string& provider_id, bool delivered, const std::string& error,
+                                      std::function<void(bool stored)> stored) = 0;
   // For interactive adapters: ask the process to stop (e.g. end of input).
   virtual void request_shutdown() = 0;
   // Replies to a submitted message through this adapter's own send(), as messages of the

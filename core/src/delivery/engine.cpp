@@ -522,8 +522,11 @@ json DeliveryEngine::dead_letters(std::int64_t page, std::int64_t per_page) {
 }
 
 void DeliveryEngine::report_delivery(const std::string& adapter_id, const std::string& provider_id, bool delivered,
-                                     const std::string& error) {
-  if (provider_id.empty()) return;
+                                     const std::string& error, std::function<void(bool)> stored) {
+  if (provider_id.empty()) {
+    if (stored) stored(true);  // nothing to record
+    return;
+  }
   const auto now_ms = to_ms(rules_.now());
   storage_.write_async(
       [this, adapter_id, provider_id, delivered, error, now_ms](Session& s) {
@@ -533,7 +536,9 @@ void DeliveryEngine::report_delivery(const std::string& adapter_id, const std::s
         if (early_receipts_.size() < kMaxEarlyReceipts)
           early_receipts_[{adapter_id, provider_id}] = Receipt{delivered, error, now_ms};
       },
-      nullptr);
+      [stored = std::move(stored)](std::exception_ptr e) {
+        if (stored) stored(e == nullptr);
+      });
 }
 
 json DeliveryEngine::health() {

@@ -48,8 +48,9 @@ class DeliveryEngine final : public Messenger {
   nlohmann::json broadcast_status(std::int64_t broadcast_id) override;
 
   // A delivery receipt from an adapter's status callback.
+  // `stored` (may be empty) runs on the writer once the receipt is written (true) or not (false).
   void report_delivery(const std::string& adapter_id, const std::string& provider_id, bool delivered,
-                       const std::string& error);
+                       const std::string& error, std::function<void(bool)> stored = nullptr);
   // Recipients of a broadcast with their status, paged (status "" = all).
   nlohmann::json recipients(std::int64_t broadcast_id, const std::string& status, std::int64_t page,
                             std::int64_t per_page);

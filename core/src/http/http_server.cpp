@@ -205,10 +205,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
           co_await write_error(*c, 400, "bad_request", "malformed HTTP request: " + hec.message());
         break;
       }
-      // A route may accept a larger body than the server's default (a CSV import).
+      // A route's own limit replaces the server's default: larger (a CSV import) or smaller (a
+      // gateway's callback).
       std::size_t limit = cfg.body_limit;
-      if (!parser.is_done() && (!parser.content_length() || *parser.content_length() > limit))
-        limit = std::max(limit, route_body_limit(parser.get()));
+      if (!parser.is_done())
+        if (const std::size_t own = route_body_limit(parser.get()); own > 0) limit = own;
       if (parser.content_length() && *parser.content_length() > limit) {
         co_await write_error(*c, 413, "body_too_large",
                              "the request body is larger than " + std::to_string(limit) + " bytes");

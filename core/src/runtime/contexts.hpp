@@ -63,7 +63,8 @@ class PluginContextImpl final : public PluginContext {
 
 class AdapterContextImpl final : public AdapterContext {
  public:
-  using ReceiptFn = std::function<void(const std::string& provider_id, bool delivered, const std::string& error)>;
+  using ReceiptFn = std::function<void(const std::string& provider_id, bool delivered, const std::string& error,
+                                       std::function<void(bool)> stored)>;
   using SendFn = std::function<void(OutboundMessage)>;
   using OptOutFn = std::function<void(const std::string& address)>;
   AdapterContextImpl(std::string id, pipeline::Pipeline& pipeline, http::RouteTable& routes, HttpClient& client,
@@ -76,7 +77,11 @@ class AdapterContextImpl final : public AdapterContext {
   spdlog::logger& logger() override { return *logger_; }
   void request_shutdown() override { shutdown_(); }
   void report_delivery(const std::string& provider_id, bool delivered, const std::string& error) override {
-    if (receipts_) receipts_(provider_id, delivered, error);
+    if (receipts_) receipts_(provider_id, delivered, error, nullptr);
+  }
+  void report_delivery_stored(const std::string& provider_id, bool delivered, const std::string& error,
+                              std::function<void(bool)> stored) override {
+    if (receipts_) receipts_(provider_id, delivered, error, std::move(stored));
   }
   void reply(const InboundMessage& to, const Replies& replies) override;
   Storage& storage() override { return storage_; }

@@ -189,8 +189,9 @@ void Runtime::Impl::start_modules() {
           shutdown_requested = true;
           shutdown_cv.notify_all();
         },
-        [this, id = a.id](const std::string& provider_id, bool delivered, const std::string& error) {
-          messenger->report_delivery(id, provider_id, delivered, error);
+        [this, id = a.id](const std::string& provider_id, bool delivered, const std::string& error,
+                          std::function<void(bool)> stored) {
+          messenger->report_delivery(id, provider_id, delivered, error, std::move(stored));
         },
         [this](OutboundMessage m) { messenger->send(std::move(m)); },
         [this, id = a.id, kind = a.loaded.instance->identity_kind()](const std::string& address) {
