@@ -31,6 +31,15 @@ bool starts(const std::string& code, const char* prefix) {
   return code.starts_with(prefix);
 }
 
+// A member as text: a string as it is, a number as JSON writes it, else "" (null, absent, nested).
+std::string text_member(const json& item, const char* key) {
+  const auto it = item.find(key);
+  if (it == item.end()) return {};
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_number()) return it->dump();
+  return {};
+}
+
 const json kPushOk = {{"code", 0}, {"msg", "成功"}};
 
 HttpResponse push_refused(int status, const std::string& why) {
@@ -86,7 +95,9 @@ AliyunAnswer aliyun_result(const ClientResponse& response) {
   const std::string message = body.is_object() && body.contains("Message") && body["Message"].is_string()
                                   ? body["Message"].get<std::string>()
                                   : std::string();
-  const std::string words = "阿里云短信 / Aliyun SMS: " + a.code + (message.empty() ? "" : " " + message);
+  // Aliyun's Message can quote the number ("15000000000 invalid"): it reaches logs and the outbox.
+  const std::string words =
+      "阿里云短信 / Aliyun SMS: " + a.code + (message.empty() ? "" : " " + text::mask_phones_in(message));
   if (a.code.empty()) {
     const std::string http = "Aliyun SMS answered HTTP " + std::to_string(response.status);
     a.result = response.status >= 500 || response.status == 429 ? SendResult::retryable(http)
@@ -142,8 +153,9 @@ std::optional<std::vector<AliyunReceipt>> aliyun_parse_reports(const std::string
     AliyunReceipt r;
     r.biz_id = item["biz_id"].get<std::string>();
     r.delivered = item["success"].get<bool>();
+    // A null or numeric err_code must not throw: the whole batch would be lost (500).
     if (!r.delivered)
-      r.error = text::trim(item.value("err_code", std::string()) + " " + item.value("err_msg", std::string()));
+      r.error = text::mask_phones_in(text::trim(text_member(item, "err_code") + " " + text_member(item, "err_msg")));
     out.push_back(std::move(r));
   }
   return out;

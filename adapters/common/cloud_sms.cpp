@@ -104,7 +104,13 @@ std::vector<std::string> pieces(std::string_view text, std::size_t max_chars, st
   if (cut != nullptr) *cut = false;
   const std::u32string all = text::to_u32(text);
   if (max_chars == 0 || all.size() <= max_chars) return {std::string(text)};
-  if (max_parts == 0) max_parts = 1;
+  if (max_parts <= 1) {
+    // One SMS at most: no label (there is no second part to order), the text cut with ….
+    std::u32string body = all.substr(0, max_chars);
+    body.back() = U'…';
+    if (cut != nullptr) *cut = true;
+    return {text::to_utf8(body)};
+  }
   // The label "(i/n) " takes room in each piece: find the smallest n whose pieces hold the text.
   auto label = [](std::size_t i, std::size_t n) { return "(" + std::to_string(i) + "/" + std::to_string(n) + ")"; };
   std::size_t total = 2;

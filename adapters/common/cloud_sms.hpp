@@ -53,6 +53,7 @@ std::string refusal(Priority priority);
 
 // The text as the variable's pieces: one piece when it fits (or max_chars is 0), else pieces of
 // at most max_chars characters (code points), label included, at most max_parts of them.
+// With max_parts 1 (or 0) a longer text is one unlabelled piece of max_chars ending with ….
 // `cut` tells whether the text was too long even for max_parts.
 std::vector<std::string> pieces(std::string_view text, std::size_t max_chars, std::size_t max_parts,
                                 bool* cut = nullptr);

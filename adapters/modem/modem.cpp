@@ -1,7 +1,11 @@
 #include "modem.hpp"
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <future>
+#include <mutex>
+#include <thread>
 
 #include "at.hpp"
 #include "villagebot/crypto.hpp"
@@ -60,6 +64,53 @@ struct SendState {
   }
 };
 
+// Storage work, off the serial line's thread (a slow commit must not stall the modem). One thread,
+// so a sent part's TP-MR is recorded before a later status report looks it up.
+class Worker {
+ public:
+  ~Worker() { stop(); }
+  void start() {
+    std::lock_guard lock(mutex_);
+    if (thread_.joinable() || stopped_) return;
+    thread_ = std::thread([this] { loop(); });
+  }
+  void post(std::function<void()> job) {
+    std::lock_guard lock(mutex_);
+    if (stopped_) return;
+    queue_.push_back(std::move(job));
+    cv_.notify_one();
+  }
+  // Runs what was queued, then ends.
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopped_ = true;
+      cv_.notify_one();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void loop() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [this] { return stopped_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        job = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      job();
+    }
+  }
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool stopped_ = false;
+  std::thread thread_;
+};
+
 }  // namespace
 
 struct Modem::Core : std::enable_shared_from_this<Modem::Core> {
@@ -67,6 +118,8 @@ struct Modem::Core : std::enable_shared_from_this<Modem::Core> {
   AdapterContext* context = nullptr;
   std::unique_ptr<ModemLink> link;
   sms::ConcatReference references;
+  // Its jobs use `this`: Modem::stop() ends the link, then the worker, before Core goes.
+  Worker worker;
   std::atomic<std::int64_t> parts_sent{0};
   std::atomic<std::int64_t> received{0};
 
@@ -83,7 +136,9 @@ struct Modem::Core : std::enable_shared_from_this<Modem::Core> {
     std::set<int> indexes;
     std::chrono::steady_clock::time_point first_seen;
   };
-  std::set<int> in_flight;  // SIM slots submitted, waiting for the pipeline's answer
+  // SIM slots submitted (or being set aside) until their AT+CMGD is done: a sweep or +CMTI meanwhile
+  // must not read them again, and a slot freed earlier may hold a new message.
+  std::set<int> in_flight;
   std::map<std::string, Group> groups;
   bool resweep_scheduled = false;
 
@@ -96,9 +151,10 @@ struct Modem::Core : std::enable_shared_from_this<Modem::Core> {
   awaitable<void> read_index(int index);
   awaitable<void> sweep();
   awaitable<void> consider(StoredPdu stored);
-  awaitable<void> status_report(std::string pdu, int length);
+  void status_report(const std::string& pdu, int length);
+  void post_remove(std::vector<int> indexes);
   awaitable<void> remove(std::vector<int> indexes);
-  void keep_unreadable(const std::string& pdu, const std::string& error);
+  bool keep_unreadable(const std::string& pdu, const std::string& error);
   void submit_group(const std::string& key);
   void submit(const std::string& sender, std::string text, std::vector<int> indexes, std::string message_id);
   void expire_groups();
@@ -114,19 +170,22 @@ awaitable<void> Modem::Core::send_parts(std::shared_ptr<SendState> state, std::v
         pdus.size() > 1 ? "part " + std::to_string(i + 1) + "/" + std::to_string(pdus.size()) + ": " : std::string();
     AtResult r = co_await link->command_with_pdu("AT+CMGS=" + std::to_string(pdus[i].length), pdus[i].hex,
                                                  settings.send_timeout);
-    if (r.ok()) {
-      int reference = -1;
-      for (const auto& l : r.lines)
-        if (auto mr = parse_cmgs(l)) reference = *mr;
+    int reference = -1;
+    for (const auto& l : r.lines)
+      if (auto mr = parse_cmgs(l)) reference = *mr;
+    // Only a "+CMGS: <mr>" says the part went out; a bare OK may be another command's.
+    if (r.ok() && reference >= 0) {
       // The id is unique over time although TP-MR wraps at 256: the send time is in it.
       const std::string id = std::to_string(reference) + ":" + to + ":" + stamp;
-      if (settings.status_reports && reference >= 0) record_sent(id, reference, to);
+      if (settings.status_reports) record_sent(id, reference, to);
       ids.push_back(id);
       ++parts_sent;
       continue;
     }
     SendResult result;
-    if (r.status == AtResult::Status::error) {
+    if (r.ok()) {
+      result = SendResult::retryable(part + "调制解调器未给出发送编号 / the modem answered OK without +CMGS");
+    } else if (r.status == AtResult::Status::error) {
       if (auto cms = error_number(r.final, "+CMS ERROR")) {
         const CmsVerdict v = cms_verdict(*cms);
         result = v.retry ? SendResult::retryable(part + v.reason) : SendResult::permanent(part + v.reason);
@@ -147,30 +206,37 @@ awaitable<void> Modem::Core::send_parts(std::shared_ptr<SendState> state, std::v
 }
 
 void Modem::Core::record_sent(const std::string& id, int reference, const std::string& to) {
-  try {
-    const auto now = now_ms();
-    context->storage().write([&](Session& s) {
-      s.execute(
-          "INSERT OR REPLACE INTO adapter_modem_sent (adapter_id, reference, recipient, provider_id, sent_at_ms) "
-          "VALUES (?, ?, ?, ?, ?)",
-          {context->id(), std::int64_t{reference}, to, id, now});
-      s.execute("DELETE FROM adapter_modem_sent WHERE adapter_id = ? AND sent_at_ms < ?",
-                {context->id(), now - kKeepSentMs});
-    });
-  } catch (const std::exception& e) {
-    log().warn("cannot keep the reference of a sent SMS (its status report will not match): {}", e.what());
-  }
+  worker.post([this, id, reference, to] {
+    try {
+      const auto now = now_ms();
+      context->storage().write([&](Session& s) {
+        s.execute(
+            "INSERT OR REPLACE INTO adapter_modem_sent (adapter_id, reference, recipient, provider_id, sent_at_ms) "
+            "VALUES (?, ?, ?, ?, ?)",
+            {context->id(), std::int64_t{reference}, to, id, now});
+        s.execute("DELETE FROM adapter_modem_sent WHERE adapter_id = ? AND sent_at_ms < ?",
+                  {context->id(), now - kKeepSentMs});
+      });
+    } catch (const std::exception& e) {
+      log().warn("cannot keep the reference of a sent SMS (its status report will not match): {}", e.what());
+    }
+  });
 }
 
 awaitable<void> Modem::Core::read_index(int index) {
   if (in_flight.contains(index)) co_return;
   AtResult r = co_await link->command("AT+CMGR=" + std::to_string(index));
   if (!r.ok()) {
+    // A +CMTI said a message is there: whatever the reason, look again later.
     log().debug("AT+CMGR={}: {}", index, r.describe());
+    schedule_resweep();
     co_return;
   }
   auto stored = parse_stored(r.lines);
-  if (stored.empty()) co_return;  // an empty slot
+  if (stored.empty()) {
+    schedule_resweep();
+    co_return;
+  }
   stored.front().index = index;
   co_await consider(std::move(stored.front()));
 }
@@ -179,6 +245,7 @@ awaitable<void> Modem::Core::sweep() {
   AtResult r = co_await link->command("AT+CMGL=4", milliseconds(30000));
   if (!r.ok()) {
     log().warn("cannot list the messages on the SIM (AT+CMGL=4): {}", r.describe());
+    if (r.status != AtResult::Status::io_error) schedule_resweep();  // a reconnect lists it anyway
     co_return;
   }
   for (auto& stored : parse_stored(r.lines)) co_await consider(std::move(stored));
@@ -190,7 +257,8 @@ awaitable<void> Modem::Core::consider(StoredPdu stored) {
   if (in_flight.contains(stored.index)) co_return;
   const PduKind kind = pdu_kind(stored.pdu, stored.length);
   if (kind == PduKind::status_report) {
-    co_await status_report(stored.pdu, stored.length);
+    status_report(stored.pdu, stored.length);
+    in_flight.insert(stored.index);
     co_await remove(std::vector<int>(1, stored.index));
     co_return;
   }
@@ -202,8 +270,19 @@ awaitable<void> Modem::Core::consider(StoredPdu stored) {
     error = kNotIncoming;
   }
   if (!d) {
-    keep_unreadable(stored.pdu, error);
-    co_await remove(std::vector<int>(1, stored.index));
+    // Deleted from the SIM only once it is kept in the database.
+    in_flight.insert(stored.index);
+    worker.post([this, pdu = stored.pdu, error, index = stored.index] {
+      const bool kept = keep_unreadable(pdu, error);
+      link->dispatch([this, index, kept] {
+        if (kept) {
+          post_remove(std::vector<int>(1, index));
+        } else {
+          in_flight.erase(index);
+          schedule_resweep();
+        }
+      });
+    });
     co_return;
   }
   std::string sender = d->sender.value;
@@ -290,10 +369,10 @@ void Modem::Core::submit(const std::string& sender, std::string body, std::vecto
         break;
     }
     core->link->dispatch([core, indexes, remove] {
-      for (int i : indexes) core->in_flight.erase(i);
       if (remove) {
-        core->post([core, indexes] { return core->remove(indexes); });
+        core->post_remove(indexes);  // the slots leave in_flight once deleted
       } else {
+        for (int i : indexes) core->in_flight.erase(i);
         core->schedule_resweep();
       }
     });
@@ -303,71 +382,85 @@ void Modem::Core::submit(const std::string& sender, std::string body, std::vecto
 void Modem::Core::schedule_resweep() {
   if (resweep_scheduled) return;
   resweep_scheduled = true;
-  link->after(milliseconds(30000), [self = shared_from_this()] {
+  link->after(settings.resweep, [self = shared_from_this()] {
     self->resweep_scheduled = false;
     self->post([self] { return self->sweep(); });
   });
+}
+
+void Modem::Core::post_remove(std::vector<int> indexes) {
+  auto self = shared_from_this();
+  link->post({[self, indexes] { return self->remove(indexes); },
+              [self, indexes] {
+                // The line dropped first: the next sweep finds them again.
+                for (int i : indexes) self->in_flight.erase(i);
+              }});
 }
 
 awaitable<void> Modem::Core::remove(std::vector<int> indexes) {
   for (int i : indexes) {
     AtResult r = co_await link->command("AT+CMGD=" + std::to_string(i));
     if (!r.ok()) log().warn("cannot delete SIM slot {} (AT+CMGD): {}", i, r.describe());
+    in_flight.erase(i);
   }
 }
 
-void Modem::Core::keep_unreadable(const std::string& pdu, const std::string& error) {
-  log().warn("an unreadable message on the SIM ({}): kept in adapter_modem_unreadable and deleted from the SIM", error);
+bool Modem::Core::keep_unreadable(const std::string& pdu, const std::string& error) {
   try {
     context->storage().write([&](Session& s) {
       s.execute("INSERT INTO adapter_modem_unreadable (adapter_id, pdu, error, received_at_ms) VALUES (?, ?, ?, ?)",
                 {context->id(), pdu.substr(0, 1024), error, now_ms()});
     });
   } catch (const std::exception& e) {
-    log().warn("cannot keep the unreadable message: {}", e.what());
+    log().warn("an unreadable message on the SIM ({}) cannot be kept ({}): it stays on the SIM", error, e.what());
+    return false;
   }
+  log().warn("an unreadable message on the SIM ({}): kept in adapter_modem_unreadable and deleted from the SIM", error);
+  return true;
 }
 
-awaitable<void> Modem::Core::status_report(std::string pdu, int length) {
+void Modem::Core::status_report(const std::string& pdu, int length) {
   std::string error;
   auto report = decode_status_report(pdu, error, length);
   if (!report) {
     log().warn("an unreadable status report (+CDS): {}", error);
-    co_return;
+    return;
   }
   if (report->outcome == StatusReport::Outcome::pending) {
     log().debug("status report for TP-MR {}: {}", report->reference, report->reason);
-    co_return;
+    return;
   }
-  std::string id;
-  try {
-    id = context->storage().read([&](Session& s) {
-      const auto rows = s.query(
-          "SELECT provider_id, recipient FROM adapter_modem_sent WHERE adapter_id = ? AND reference = ? "
-          "ORDER BY sent_at_ms DESC LIMIT 16",
-          {context->id(), std::int64_t{report->reference}});
-      const std::string want = digits_tail(report->recipient.value, 8);
-      for (const auto& row : rows)
-        if (want.empty() || digits_tail(row.text(1), 8) == want) return row.text(0);
-      return std::string();
-    });
-  } catch (const std::exception& e) {
-    log().warn("cannot read the sent messages: {}", e.what());
-    co_return;
-  }
-  if (id.empty()) {
-    log().info("a status report for TP-MR {} matches no message sent from here", report->reference);
-    co_return;
-  }
-  const bool delivered = report->outcome == StatusReport::Outcome::delivered;
-  context->report_delivery(id, delivered, delivered ? std::string() : "未送达 / not delivered: " + report->reason);
-  try {
-    context->storage().write([&](Session& s) {
-      s.execute("DELETE FROM adapter_modem_sent WHERE adapter_id = ? AND provider_id = ?", {context->id(), id});
-    });
-  } catch (const std::exception& e) {
-    log().debug("cannot forget a reported message: {}", e.what());
-  }
+  worker.post([this, report = std::move(*report)] {
+    std::string id;
+    try {
+      id = context->storage().read([&](Session& s) {
+        const auto rows = s.query(
+            "SELECT provider_id, recipient FROM adapter_modem_sent WHERE adapter_id = ? AND reference = ? "
+            "ORDER BY sent_at_ms DESC LIMIT 16",
+            {context->id(), std::int64_t{report.reference}});
+        const std::string want = digits_tail(report.recipient.value, 8);
+        for (const auto& row : rows)
+          if (want.empty() || digits_tail(row.text(1), 8) == want) return row.text(0);
+        return std::string();
+      });
+    } catch (const std::exception& e) {
+      log().warn("cannot read the sent messages: {}", e.what());
+      return;
+    }
+    if (id.empty()) {
+      log().info("a status report for TP-MR {} matches no message sent from here", report.reference);
+      return;
+    }
+    const bool delivered = report.outcome == StatusReport::Outcome::delivered;
+    context->report_delivery(id, delivered, delivered ? std::string() : "未送达 / not delivered: " + report.reason);
+    try {
+      context->storage().write([&](Session& s) {
+        s.execute("DELETE FROM adapter_modem_sent WHERE adapter_id = ? AND provider_id = ?", {context->id(), id});
+      });
+    } catch (const std::exception& e) {
+      log().debug("cannot forget a reported message: {}", e.what());
+    }
+  });
 }
 
 Modem::Modem() : core_(std::make_shared<Core>()) {}
@@ -400,6 +493,7 @@ void Modem::configure(ConfigSection& config) {
   s.link.reconnect_min = milliseconds(config.integer_or("reconnect_min_ms", 1000, 10, 600000));
   s.link.reconnect_max = milliseconds(config.integer_or("reconnect_max_ms", 60000, 10, 3600000));
   if (s.link.reconnect_max < s.link.reconnect_min) s.link.reconnect_max = s.link.reconnect_min;
+  s.resweep = milliseconds(config.integer_or("resweep_ms", 30000, 10, 3600000));
   s.concat_wait = milliseconds(config.integer_or("concat_wait_s", 3600, 1, 7 * 86400) * 1000);
   core_->settings = std::move(s);
 }
@@ -418,17 +512,23 @@ void Modem::start(AdapterContext& context) {
     auto self = core->shared_from_this();
     core->post([self, index] { return self->read_index(index); });
   };
+  // Through the job queue, so that a +CDS is read after the send that produced it recorded its TP-MR.
   handlers.report = [core](std::string pdu, int length) {
     auto self = core->shared_from_this();
-    core->post([self, pdu = std::move(pdu), length] { return self->status_report(pdu, length); });
+    core->post([self, pdu = std::move(pdu), length]() -> awaitable<void> {
+      self->status_report(pdu, length);
+      co_return;
+    });
   };
   handlers.idle = [core] { core->expire_groups(); };
+  core_->worker.start();
   core_->link = std::make_unique<ModemLink>(core_->settings.link, std::move(handlers), context.logger());
   core_->link->start();
 }
 
 void Modem::stop() {
   if (core_->link) core_->link->stop();
+  core_->worker.stop();
 }
 
 SendResult Modem::send(const OutboundMessage& message) {
@@ -442,13 +542,13 @@ SendResult Modem::send(const OutboundMessage& message) {
   options.status_report = core.settings.status_reports;
   auto pdus = encode_message(to, message.text, core.settings.signature, core.references.next8(), options, error);
   if (!pdus) return SendResult::permanent("短信无法编码 / cannot encode the SMS: " + error);
-  // Every retry counts as an attempt: waiting here for a modem being replugged keeps a short
-  // outage from using up a message's attempts.
+  // A modem being replugged is waited for here; a longer outage holds the message (not an
+  // attempt), so however long the modem is away, nothing queued fails because of it.
   if (!core.link->wait_ready(core.settings.offline_wait)) {
     const auto h = core.link->health();
-    return SendResult::retryable("调制解调器未连接 / the modem is not connected" +
-                                     (h.contains("error") ? ": " + h["error"].get<std::string>() : std::string()),
-                                 kOfflineRetryS);
+    return SendResult::gateway_down("调制解调器未连接 / the modem is not connected" +
+                                        (h.contains("error") ? ": " + h["error"].get<std::string>() : std::string()),
+                                    kOfflineRetryS);
   }
   const auto part_count = static_cast<int>(pdus->size());
   auto state = std::make_shared<SendState>();
@@ -456,8 +556,8 @@ SendResult Modem::send(const OutboundMessage& message) {
   auto self = core_;
   core.link->post({[self, state, pdus = std::move(*pdus), to] { return self->send_parts(state, pdus, to); },
                    [state] {
-                     state->finish(
-                         SendResult::retryable("调制解调器已断开 / the modem disconnected before the SMS went out"));
+                     state->finish(SendResult::gateway_down(
+                         "调制解调器已断开 / the modem disconnected before the SMS went out", kOfflineRetryS));
                    }});
   // Each command has its own deadline and a dropped line cancels the job: this bound only
   // guards against a modem that answers just often enough never to time out.

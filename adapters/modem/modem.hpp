@@ -34,6 +34,7 @@ struct ModemSettings {
   std::chrono::milliseconds send_timeout{60000};       // AT+CMGS: the network may take long
   std::chrono::milliseconds offline_wait{30000};       // a send waits this long for an unplugged modem
   std::chrono::milliseconds concat_wait{3600 * 1000};  // then the parts that came are submitted
+  std::chrono::milliseconds resweep{30000};            // a failed read: the SIM is listed again after this
 };
 
 class Modem final : public Adapter {

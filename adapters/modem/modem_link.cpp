@@ -1,5 +1,6 @@
 #include "modem_link.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include <boost/asio/as_tuple.hpp>
@@ -66,6 +67,8 @@ void ModemLink::stop() {
     stopping_ = true;
     broken("the adapter is stopping");
     sleep_.cancel();
+    // A pending timer would keep io_.run() going until it fires.
+    for (const auto& t : timers_) t->cancel();
   });
   work_.reset();
   thread_.join();
@@ -95,8 +98,11 @@ void ModemLink::dispatch(std::function<void()> fn) {
 void ModemLink::after(std::chrono::milliseconds delay, std::function<void()> fn) {
   if (stopped_) return;
   asio::post(io_, [this, delay, fn = std::move(fn)]() mutable {
+    if (stopping_) return;
     auto timer = std::make_shared<asio::steady_timer>(io_, delay);
+    timers_.insert(timer);
     timer->async_wait([timer, fn = std::move(fn), this](boost::system::error_code ec) {
+      timers_.erase(timer);
       if (!ec && !stopping_) fn();
     });
   });
@@ -151,6 +157,7 @@ bool ModemLink::open(std::string& why) {
   broken_ = false;
   broken_reason_.clear();
   report_pdu_next_ = skip_pdu_next_ = false;
+  needs_resync_ = false;
   timeouts_in_a_row_ = 0;
   ++generation_;
   return true;
@@ -252,6 +259,7 @@ void ModemLink::consume() {
 }
 
 void ModemLink::line(const std::string& text) {
+  ++lines_seen_;
   if (report_pdu_next_) {
     report_pdu_next_ = false;
     if (handlers_.report) handlers_.report(text, report_length_);
@@ -293,6 +301,7 @@ void ModemLink::line(const std::string& text) {
   if (pending_ != nullptr) {
     if (is_final_result(text)) {
       pending_->final = text;
+      if (pending_->want_prompt && !pending_->prompt) pending_->final_before_prompt = true;
       signal_.cancel();
       return;
     }
@@ -324,6 +333,10 @@ awaitable<bool> ModemLink::wait_for(const std::function<bool()>& done, std::chro
 awaitable<AtResult> ModemLink::command(std::string command, std::optional<std::chrono::milliseconds> timeout) {
   AtResult result;
   if (broken_ || pending_ != nullptr) co_return result;
+  if (needs_resync_ && !initialising_) {
+    std::vector<std::string> late;
+    if (!co_await resync(late)) co_return result;
+  }
   Pending p;
   p.command = command;
   pending_ = &p;
@@ -338,6 +351,7 @@ awaitable<AtResult> ModemLink::command(std::string command, std::optional<std::c
     result.status = *p.final == "OK" ? AtResult::Status::ok : AtResult::Status::error;
   } else if (!broken_) {
     result.status = AtResult::Status::timeout;
+    needs_resync_ = true;
     // A modem that stopped answering altogether is reset by opening the port again.
     if (++timeouts_in_a_row_ >= 3) broken("three commands in a row without an answer");
   }
@@ -348,6 +362,10 @@ awaitable<AtResult> ModemLink::command_with_pdu(std::string command, std::string
                                                 std::chrono::milliseconds timeout) {
   AtResult result;
   if (broken_ || pending_ != nullptr) co_return result;
+  if (needs_resync_) {
+    std::vector<std::string> late;
+    if (!co_await resync(late)) co_return result;
+  }
   Pending p;
   p.command = command;
   p.want_prompt = true;
@@ -364,19 +382,71 @@ awaitable<AtResult> ModemLink::command_with_pdu(std::string command, std::string
   }
   if (generation == generation_) pending_ = nullptr;
   result.lines = std::move(p.lines);
-  if (p.final) {
+  if (p.final && p.final_before_prompt) {
+    // A final result before the prompt is never a send: an OK there belongs to an earlier command.
+    timeouts_in_a_row_ = 0;
+    result.final = *p.final == "OK" ? std::string("OK before the \"> \" prompt") : *p.final;
+    result.status = AtResult::Status::error;
+    // The prompt may follow: ESC takes the modem out of the PDU input it would be waiting in.
+    if (*p.final == "OK" || p.prompt) needs_resync_ = true;
+  } else if (p.final) {
     timeouts_in_a_row_ = 0;
     result.final = *p.final;
     result.status = *p.final == "OK" ? AtResult::Status::ok : AtResult::Status::error;
   } else if (!broken_) {
     result.status = AtResult::Status::timeout;
-    if (++timeouts_in_a_row_ >= 3) broken("three commands in a row without an answer");
+    // The answer may still come: read it now, so that it is neither lost nor taken for the next
+    // command's. A "+CMGS:" in it means the message went out after all.
+    std::vector<std::string> late;
+    const bool synced = co_await resync(late);
+    if (synced && std::any_of(late.begin(), late.end(), [](const std::string& l) { return l.starts_with("+CMGS:"); })) {
+      logger_.info("the late answer to {} came: the message was sent", command);
+      result.status = AtResult::Status::ok;
+      result.final = "OK";
+      result.lines = std::move(late);
+    } else if (synced) {
+      timeouts_in_a_row_ = 0;
+    }
   }
   co_return result;
 }
 
+awaitable<bool> ModemLink::resync(std::vector<std::string>& late) {
+  needs_resync_ = false;
+  if (broken_ || pending_ != nullptr) co_return false;
+  // ESC leaves the PDU input state; the answer to an abandoned command comes before this AT's.
+  if (!co_await write("\x1B")) co_return false;
+  AtResult r = co_await command("AT");
+  late = std::move(r.lines);
+  if (r.status == AtResult::Status::timeout || r.status == AtResult::Status::io_error) {
+    needs_resync_ = false;
+    broken("no answer after a command timed out");
+    co_return false;
+  }
+  // The AT's own result may be the next line still: swallow whatever comes until the line is quiet.
+  Pending sink;
+  pending_ = &sink;
+  const std::uint64_t generation = generation_;
+  const auto limit = std::chrono::steady_clock::now() + settings_.command_timeout;
+  const auto quiet = std::min<std::chrono::milliseconds>(settings_.command_timeout, std::chrono::milliseconds(300));
+  for (;;) {
+    const auto seen = lines_seen_;
+    co_await wait_for([] { return false; }, std::min(std::chrono::steady_clock::now() + quiet, limit));
+    if (broken_ || lines_seen_ == seen || std::chrono::steady_clock::now() >= limit) break;
+  }
+  if (generation == generation_) pending_ = nullptr;
+  late.insert(late.end(), sink.lines.begin(), sink.lines.end());
+  if (rx_.starts_with(">")) rx_.clear();  // a prompt nobody waits for
+  co_return !broken_;
+}
+
 awaitable<bool> ModemLink::initialise(std::string& why) {
   // The first AT may meet a modem still booting, or the rest of an old command: try a few times.
+  initialising_ = true;
+  struct Done {
+    bool& flag;
+    ~Done() { flag = false; }
+  } done{initialising_};
   AtResult r;
   for (int i = 0; i < 3 && !r.ok() && !broken_; ++i) r = co_await command("AT", std::chrono::milliseconds(1500));
   if (!r.ok()) {
@@ -424,6 +494,8 @@ awaitable<bool> ModemLink::initialise(std::string& why) {
     why = "AT+CPMS (message storage " + mem + "): " + r.describe() + " (SIM 卡未就绪？)";
     co_return false;
   }
+  // Phase 0: a +CDS needs no AT+CNMA, which this adapter does not send.
+  if (!(r = co_await command("AT+CSMS=0")).ok()) logger_.warn("AT+CSMS=0: {}", r.describe());
   if (!(r = co_await command("AT+CNMI=2,1,0,1,0")).ok()) {
     logger_.warn("the modem refuses status reports by +CDS ({}); messages will stay 'sent'", r.describe());
     if (!(r = co_await command("AT+CNMI=2,1,0,0,0")).ok()) {
@@ -431,6 +503,7 @@ awaitable<bool> ModemLink::initialise(std::string& why) {
       co_return false;
     }
   }
+  needs_resync_ = false;
   co_return !broken_;
 }
 

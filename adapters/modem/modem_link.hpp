@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -76,7 +77,7 @@ class ModemLink {
   void post(Job job);
   // Runs `fn` on the io thread.
   void dispatch(std::function<void()> fn);
-  // On the io thread after `delay`.
+  // On the io thread after `delay`; stop() cancels what has not fired yet.
   void after(std::chrono::milliseconds delay, std::function<void()> fn);
   [[nodiscard]] bool ready() const;
   // Blocks (a sender thread) until the modem is ready, stopped, or `limit` passed.
@@ -93,6 +94,7 @@ class ModemLink {
     std::string command;
     bool want_prompt = false;
     bool prompt = false;
+    bool final_before_prompt = false;
     bool pdu_line_next = false;
     std::optional<std::string> final;
     std::vector<std::string> lines;
@@ -104,6 +106,7 @@ class ModemLink {
   asio::awaitable<bool> initialise(std::string& why);
   asio::awaitable<void> execute_jobs();
   asio::awaitable<bool> write(std::string data);
+  asio::awaitable<bool> resync(std::vector<std::string>& late);
   asio::awaitable<bool> wait_for(const std::function<bool()>& done, std::chrono::steady_clock::time_point deadline);
   asio::awaitable<void> sleep(std::chrono::milliseconds d);
   bool open(std::string& why);
@@ -128,11 +131,16 @@ class ModemLink {
 
   // io thread only
   std::deque<Job> jobs_;
+  std::set<std::shared_ptr<asio::steady_timer>> timers_;
   std::string rx_;
   Pending* pending_ = nullptr;
   bool broken_ = true;
   bool stopping_ = false;
   bool pin_refused_ = false;
+  bool initialising_ = false;
+  // A command went unanswered: its answer may still come and must not be read as the next one's.
+  bool needs_resync_ = false;
+  std::uint64_t lines_seen_ = 0;
   bool report_pdu_next_ = false;
   bool skip_pdu_next_ = false;
   int report_length_ = -1;

@@ -144,8 +144,14 @@ void Smpp::handle_deliver(const smpp::Pdu& pdu, const std::string& connection, c
     if (part->concat) {
       const auto c = *part->concat;
       auto whole = storage.write([&](Session& s) -> std::optional<std::string> {
+        // Parts of one text arrive within minutes; stored parts with the same key from over an hour
+        // ago belong to an earlier text (a handset's reference counter came round), not to this one.
         s.execute(
-            "INSERT OR IGNORE INTO adapter_smpp_parts (adapter_id, source, reference, total, seq, text, "
+            "DELETE FROM adapter_smpp_parts WHERE adapter_id = ? AND source = ? AND reference = ? AND total = ? "
+            "AND received_at_ms < ?",
+            {id, sender, std::int64_t{c.reference}, std::int64_t{c.total}, now - 3600 * 1000});
+        s.execute(
+            "INSERT OR REPLACE INTO adapter_smpp_parts (adapter_id, source, reference, total, seq, text, "
             "received_at_ms) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             {id, sender, std::int64_t{c.reference}, std::int64_t{c.total}, std::int64_t{c.sequence},

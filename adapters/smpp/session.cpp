@@ -55,6 +55,13 @@ struct Conn {
   std::string reason;                  // why it ended
 };
 
+std::uint32_t command_id_of(const std::string& bytes) {
+  if (bytes.size() < kHeaderLength) return 0;
+  std::uint32_t v = 0;
+  for (std::size_t i = 4; i < 8; ++i) v = (v << 8) | static_cast<std::uint8_t>(bytes[i]);
+  return v;
+}
+
 std::uint32_t sequence_of(const std::string& bytes) {
   if (bytes.size() < kHeaderLength) return 0;
   std::uint32_t v = 0;
@@ -196,7 +203,8 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
                      {"disconnects", disconnects_},
                      {"deliver_sm", delivers_},
                      {"enquire_links", enquire_links_},
-                     {"unbinds_sent", unbinds_sent_}};
+                     {"unbinds_sent", unbinds_sent_},
+                     {"malformed", malformed_}};
     if (!last_error_.empty()) h["last_error"] = last_error_;
     if (state_ == "backing_off") h["reconnect_in_ms"] = backoff_ms_;
     return h;
@@ -399,14 +407,22 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
   bool handle(const std::shared_ptr<Conn>& c, const std::string& bytes) {
     auto d = decode(bytes);
     if (!d.pdu) {
-      write(c, encode_header_only(cmd::generic_nack, d.nack_status, sequence_of(bytes)));
-      if (d.unknown_command) {
+      // read_pdu took exactly command_length octets, so the stream is still in step: refuse this
+      // PDU and keep the link. Dropping it would not help — the SMSC would send the same
+      // deliver_sm first after every rebind, and inbound texts and receipts would stop for good.
+      if (command_id_of(bytes) == cmd::deliver_sm) {
+        write(c, encode_header_only(cmd::deliver_sm_resp, status::permanent_app_error, sequence_of(bytes)));
+        log_->warn("SMSC sent a deliver_sm that cannot be read ({}); refused it with ESME_RX_P_APPN", d.error);
+      } else {
+        write(c, encode_header_only(cmd::generic_nack, d.nack_status, sequence_of(bytes)));
         log_->warn("SMSC sent {}; answered generic_nack", d.error);
-        return true;
       }
-      // The stream cannot be trusted past a PDU that lies about its own fields.
-      finish(c, "malformed PDU from the SMSC: " + d.error);
-      return false;
+      {
+        std::lock_guard lock(mutex_);
+        ++malformed_;
+        last_error_ = "malformed PDU from the SMSC: " + d.error;
+      }
+      return true;
     }
     Pdu& p = *d.pdu;
     switch (p.command_id) {
@@ -631,6 +647,7 @@ class Session::Impl : public std::enable_shared_from_this<Session::Impl> {
   std::condition_variable cv_;
   std::string state_ = "stopped";
   std::string last_error_;
+  std::int64_t malformed_ = 0;
   bool started_ = false;
   bool stopping_ = false;
   bool finished_ = false;

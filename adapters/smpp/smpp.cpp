@@ -40,9 +40,11 @@ SendResult result_of(const smpp::SubmitOutcome& o, int throttle_retry_s) {
       return SendResult::retryable(o.error, throttle_retry_s);
     case Kind::invalid:
       return SendResult::permanent(o.error);
+    case Kind::not_bound:
+      // No session to the SMSC (down, or refusing the bind): wait for it without using up attempts.
+      return SendResult::gateway_down(o.error, 30);
     case Kind::disconnected:
     case Kind::timeout:
-    case Kind::not_bound:
     case Kind::stopped:
       break;
   }

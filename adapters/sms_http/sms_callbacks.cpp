@@ -48,13 +48,13 @@ std::optional<std::string> CallbackFields::get(const std::string& field) const {
   return std::nullopt;
 }
 
-std::vector<CallbackFields> callback_fields(const HttpRequest& request, std::string& error) {
+std::vector<CallbackFields> callback_fields(const HttpRequest& request, std::string& error, bool with_query) {
   if (!text::valid_utf8(request.body)) {
     error = "the body is not valid UTF-8";
     return {};
   }
   CallbackFields base;
-  base.query = parse_form(request.query);
+  if (with_query) base.query = parse_form(request.query);
   const std::string type = lower(request.header("content-type"));
   const std::string body = text::trim(request.body);
   const bool json_body = !body.empty() && (type.find("json") != std::string::npos ||
@@ -92,7 +92,11 @@ std::vector<CallbackFields> callback_fields(const HttpRequest& request, std::str
 }
 
 std::string signed_payload(const HttpRequest& request) {
-  return request.body.empty() && request.method == "GET" ? request.query : request.body;
+  return request.body.empty() ? request.query : request.body;
+}
+
+bool query_trusted(const SmsHttpSettings& settings, const HttpRequest& request) {
+  return settings.auth != CallbackAuth::hmac || request.body.empty();
 }
 
 bool callback_authentic(const SmsHttpSettings& settings, const HttpRequest& request) {

@@ -24,15 +24,22 @@ struct CallbackFields {
 };
 
 // One entry per report or message in the request (several for a JSON array); empty with `error`
-// set for a body that is not what it says (bad JSON, invalid UTF-8).
-std::vector<CallbackFields> callback_fields(const HttpRequest& request, std::string& error);
+// set for a body that is not what it says (bad JSON, invalid UTF-8). `with_query` false: the
+// query's fields are left out (query_trusted() says when).
+std::vector<CallbackFields> callback_fields(const HttpRequest& request, std::string& error, bool with_query);
 
 // A token in the configured header (a leading "Bearer " ignored) or query parameter, or
-// HMAC-SHA256(secret, raw body — the query string for a bodiless GET) in the configured header,
-// as hex (a leading "sha256=" ignored) or base64; compared in constant time.
+// HMAC-SHA256(secret, signed_payload()) in the configured header, as hex (a leading "sha256="
+// ignored) or base64; compared in constant time.
 bool callback_authentic(const SmsHttpSettings& settings, const HttpRequest& request);
 
-// The payload an HMAC-signed callback signs: what a gateway (or a test) must sign.
+// The payload an HMAC-signed callback signs: the raw body, or the query string when the body is
+// empty, whatever the method (a bodiless POST signed over "" would carry the same signature on
+// every request, ready to be replayed with a forged query).
 std::string signed_payload(const HttpRequest& request);
+
+// Whether fields may be read from the query: not with auth = "hmac" and a body, where the query is
+// not what was signed.
+bool query_trusted(const SmsHttpSettings& settings, const HttpRequest& request);
 
 }  // namespace villagebot::adapters::sms_http

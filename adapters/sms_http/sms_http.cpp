@@ -95,7 +95,7 @@ void SmsHttp::start(AdapterContext& context) {
 void SmsHttp::handle_report(const HttpRequest& request, const Responder& respond) {
   if (auto refusal = refused(settings_, request)) return respond(*refusal);
   std::string error;
-  const auto reports = callback_fields(request, error);
+  const auto reports = callback_fields(request, error, query_trusted(settings_, request));
   if (reports.empty()) return respond(bad_request(error));
   const auto& r = settings_.report;
   std::vector<Receipt> receipts;
@@ -121,7 +121,7 @@ void SmsHttp::handle_report(const HttpRequest& request, const Responder& respond
 void SmsHttp::handle_receive(const HttpRequest& request, const Responder& respond) {
   if (auto refusal = refused(settings_, request)) return respond(*refusal);
   std::string error;
-  const auto messages = callback_fields(request, error);
+  const auto messages = callback_fields(request, error, query_trusted(settings_, request));
   if (messages.empty()) return respond(bad_request(error));
   if (messages.size() != 1) return respond(bad_request("one message per request"));
   const auto& fields = messages.front();
@@ -173,7 +173,8 @@ SendResult SmsHttp::send_parts(const std::string& e164, const std::vector<std::s
         taken[row.integer(0)] = row.text(1);
     });
   } catch (const StorageError& e) {
-    context_->logger().warn("cannot read the parts already sent of {}: {}", key, e.what());
+    // Going on without the list would send again the parts the gateway already took.
+    return SendResult::retryable("无法读取已发送的分段 / cannot read the parts already sent: " + std::string(e.what()));
   }
   auto forget = [&] {
     try {
@@ -212,7 +213,8 @@ SendResult SmsHttp::send_parts(const std::string& e164, const std::vector<std::s
     }
     ids.push_back(result.provider_id);
   }
-  forget();
+  // The rows stay until the start() cleanup a week later: should the process stop before the
+  // dispatcher records this outcome, the retry finds every part taken and sends none again.
   return SendResult::ok_parts(std::move(ids));
 }
 

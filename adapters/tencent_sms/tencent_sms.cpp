@@ -46,8 +46,21 @@ std::string string_or_number(const json& v) {
   return {};
 }
 
+// A member as text: a string as it is, a number as JSON writes it, else "" (null, absent, nested):
+// an odd answer or push must not throw (a push would be lost whole with a 500).
+std::string text_member(const json& item, const char* key) {
+  if (!item.is_object()) return {};
+  const auto it = item.find(key);
+  if (it == item.end()) return {};
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_number()) return it->dump();
+  return {};
+}
+
 SendResult by_code(const std::string& code, const std::string& message, TencentAnswer& a) {
-  const std::string words = "腾讯云短信 / Tencent Cloud SMS: " + code + (message.empty() ? "" : " " + message);
+  // Tencent's Message can quote the number: it reaches logs and the outbox.
+  const std::string words =
+      "腾讯云短信 / Tencent Cloud SMS: " + code + (message.empty() ? "" : " " + text::mask_phones_in(message));
   auto is = [&](const char* prefix) { return code.starts_with(prefix); };
   if (is("RequestLimitExceeded")) return SendResult::retryable(words, 1);
   if (is("LimitExceeded.")) {
@@ -130,8 +143,8 @@ TencentAnswer tencent_result(const ClientResponse& response) {
     return a;
   }
   if (r->contains("Error") && (*r)["Error"].is_object()) {
-    a.code = (*r)["Error"].value("Code", std::string());
-    a.result = by_code(a.code, (*r)["Error"].value("Message", std::string()), a);
+    a.code = text_member((*r)["Error"], "Code");
+    a.result = by_code(a.code, text_member((*r)["Error"], "Message"), a);
     return a;
   }
   if (!r->contains("SendStatusSet") || !(*r)["SendStatusSet"].is_array() || (*r)["SendStatusSet"].empty() ||
@@ -140,12 +153,12 @@ TencentAnswer tencent_result(const ClientResponse& response) {
     return a;
   }
   const json& status = (*r)["SendStatusSet"][0];
-  a.code = status.value("Code", std::string());
+  a.code = text_member(status, "Code");
   if (a.code == "Ok") {
-    a.result = SendResult::ok(status.value("SerialNo", std::string()));
+    a.result = SendResult::ok(text_member(status, "SerialNo"));
     return a;
   }
-  a.result = by_code(a.code, status.value("Message", std::string()), a);
+  a.result = by_code(a.code, text_member(status, "Message"), a);
   return a;
 }
 
@@ -167,7 +180,7 @@ std::optional<std::vector<TencentReceipt>> tencent_parse_reports(const std::stri
     r.sid = item["sid"].get<std::string>();
     r.delivered = item["report_status"].get<std::string>() == "SUCCESS";
     if (!r.delivered)
-      r.error = text::trim(item.value("errmsg", std::string()) + " " + item.value("description", std::string()));
+      r.error = text::mask_phones_in(text::trim(text_member(item, "errmsg") + " " + text_member(item, "description")));
     out.push_back(std::move(r));
   }
   return out;
@@ -205,8 +218,15 @@ std::optional<std::vector<InboundMessage>> tencent_parse_replies(const std::stri
     m.identity_kind = "phone";
     m.sender = *phone;
     m.text = content;
-    // Tencent gives a reply no id: its number, time and text name it, so a push repeated is processed once.
+    // Tencent gives a reply no id: its number, time and text name it, so a push repeated is processed
+    // once. Without the time (Unix seconds, always in Tencent's push) the id would repeat for the same
+    // words on another day and drop that text as a duplicate: such a push is refused, not guessed at.
     const std::string time = item.contains("time") ? string_or_number(item["time"]) : std::string();
+    if (time.empty() || time.size() > 12 || time.find_first_not_of("0123456789") != std::string::npos ||
+        time == std::string(time.size(), '0')) {
+      error = "every reply needs time (Unix seconds, an integer)";
+      return std::nullopt;
+    }
     m.message_id = "tencent-up:" + *phone + ":" + time + ":" + crypto::sha256_hex(content).substr(0, 16);
     out.push_back(std::move(m));
   }

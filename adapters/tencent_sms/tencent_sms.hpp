@@ -51,7 +51,8 @@ struct TencentReceipt {
 };
 // 状态报告: a JSON array; nullopt (error set) when malformed.
 std::optional<std::vector<TencentReceipt>> tencent_parse_reports(const std::string& body, std::string& error);
-// 上行回复: one JSON object or an array of them; nullopt (error set) when malformed.
+// 上行回复: one JSON object or an array of them; nullopt (error set) when malformed, or when a
+// reply lacks its time (Unix seconds): the time is part of the id that keeps a repeated push once.
 std::optional<std::vector<InboundMessage>> tencent_parse_replies(const std::string& body, std::string& error);
 
 struct TencentSettings {
@@ -74,6 +75,8 @@ class TencentSms final : public Adapter {
   void start(AdapterContext& context) override;
   void stop() override { routes_.clear(); }
   [[nodiscard]] bool is_sms() const override { return true; }
+  // The carrier puts 【sign_name】 in front of every SMS: the planner counts it in the parts.
+  [[nodiscard]] std::string sms_signature() const override { return "【" + settings_.sign_name + "】"; }
   SendResult send(const OutboundMessage& message) override;
 
  private:

@@ -79,6 +79,26 @@ std::string member(const json& body, const char* key) {
   return body[key].get<std::string>();
 }
 
+// Twilio's messages quote the number (21211, 21408, 21614 …), and they reach /healthz and the logs.
+// mask_phones_in knows Chinese numbers; any other E.164 number ("+447700900123") is masked too.
+std::string masked(std::string_view message) {
+  const std::string in = text::mask_phones_in(message);
+  std::string out;
+  std::size_t i = 0;
+  while (i < in.size()) {
+    std::size_t end = i + 1;
+    if (in[i] == '+')
+      while (end < in.size() && std::isdigit(static_cast<unsigned char>(in[end])) != 0) ++end;
+    if (in[i] == '+' && end - i - 1 >= 7) {
+      out += text::mask_phone(std::string_view(in).substr(i, end - i));
+      i = end;
+    } else {
+      out += in[i++];
+    }
+  }
+  return out;
+}
+
 HttpResponse twiml() {
   return HttpResponse::text(200, kEmptyTwiml, "text/xml");
 }
@@ -99,7 +119,7 @@ TwilioOutcome twilio_result(const ClientResponse& response) {
   std::string message;
   if (body.is_object()) {
     if (body.contains("code") && body["code"].is_number_integer()) out.code = body["code"].get<int>();
-    message = member(body, "message");
+    message = masked(member(body, "message"));
   }
   const std::string what = "Twilio " +
                            (out.code != 0 ? std::to_string(out.code) : "HTTP " + std::to_string(response.status)) +
@@ -308,6 +328,7 @@ SendResult Twilio::send(const OutboundMessage& message) {
       ++sent_;
       break;
     case SendResult::Status::retry:
+    case SendResult::Status::held:
       ++retried_;
       note_error(outcome.result.error);
       break;

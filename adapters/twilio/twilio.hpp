@@ -56,6 +56,8 @@ class Twilio final : public Adapter {
   void start(AdapterContext& context) override;
   void stop() override;
   [[nodiscard]] bool is_sms() const override { return true; }
+  // Counted by the planner in every message's parts: this adapter puts it in front of each.
+  [[nodiscard]] std::string sms_signature() const override { return settings_.signature; }
   SendResult send(const OutboundMessage& message) override;
   [[nodiscard]] nlohmann::json health() const override;
 

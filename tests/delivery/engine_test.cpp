@@ -658,6 +658,10 @@ class RecordingSms final : public Adapter {
   [[nodiscard]] std::string sms_signature() const override { return "【测试村】"; }
   SendResult send(const OutboundMessage& message) override {
     std::lock_guard lock(mutex_);
+    if (down_ > 0) {
+      --down_;
+      return SendResult::gateway_down("the modem is not connected", 1);
+    }
     sent_.push_back(message);
     cv_.notify_all();
     const std::string id = "sms-" + std::to_string(sent_.size());
@@ -667,6 +671,7 @@ class RecordingSms final : public Adapter {
     return SendResult::ok_parts(ids);
   }
   std::atomic<int> parts_{1};
+  std::atomic<int> down_{0};  // the next sends find the gateway down
   std::vector<OutboundMessage> sent() {
     std::lock_guard lock(mutex_);
     return sent_;
@@ -714,7 +719,7 @@ class EngineWithClock : public ::testing::Test {
     directory_ = std::make_unique<directory::SqliteDirectory>(*storage_);
     config_ = config::load_string(
         "[village]\nname = \"测试村\"\ntimezone = \"Asia/Shanghai\"\n\n"
-        "[delivery]\nquiet_hours = \"21:00-07:00\"\nretry_base_ms = 20\nretry_max_ms = 200\n",
+        "[delivery]\nquiet_hours = \"21:00-07:00\"\nretry_base_ms = 20\nretry_max_ms = 200\nmax_attempts = 3\n",
         "test.toml");
     ASSERT_TRUE(config_.ok()) << config_.errors->front();
     now_ms_ = beijing_ms(kMay1, std::chrono::hours(10));
@@ -789,6 +794,21 @@ TEST_F(EngineWithClock, QuietHoursHoldANoticeUntilSevenWhileEmergenciesAndEssent
   EXPECT_TRUE(eventually([&] { return row(notice).status == "sent"; }, 2s)) << row(notice).status;
   EXPECT_EQ(row(notice).attempts, 1) << "a hold is not an attempt";
   EXPECT_EQ(sms_.sent().size(), 3u);
+}
+
+// A gateway that is down (a modem unplugged for hours) holds messages: more refusals than the
+// attempts allowed, and the message is still sent once the gateway is back, as its first attempt.
+TEST_F(EngineWithClock, AGatewayThatIsDownHoldsMessagesWithoutUsingUpTheirAttempts) {
+  sms_.down_ = 5;  // max_attempts is 3
+  const auto id = messenger().send_to_person(person("13800000001"), "停电后补发的通知");
+  ASSERT_GT(id, 0);
+  for (int i = 0; i < 200 && row(id).status != "sent"; ++i) {
+    now_ms_ += 2000;  // past each hold's not-before
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(row(id).status, "sent") << row(id).last_error;
+  EXPECT_EQ(row(id).attempts, 1);
+  EXPECT_EQ(sms_.count_text("停电后补发的通知"), 1u);
 }
 
 // A long SMS goes as parts with a receipt each: delivered when the last part is, failed when one fails.

@@ -43,7 +43,9 @@ struct OutboundMessage {
 
 // An adapter's verdict on one send; the delivery engine decides what follows.
 struct SendResult {
-  enum class Status { sent, retry, failed };
+  // held: the gateway itself is down (a modem unplugged, no SMSC session): queued again after
+  // retry_after_s without counting an attempt, so that a long outage fails nothing (expiry applies).
+  enum class Status { sent, retry, failed, held };
   Status status = Status::sent;
   std::string provider_id;
   std::string error;
@@ -67,6 +69,13 @@ struct SendResult {
   static SendResult retryable(std::string why, int after_s = 0) {
     SendResult r;
     r.status = Status::retry;
+    r.error = std::move(why);
+    r.retry_after_s = after_s;
+    return r;
+  }
+  static SendResult gateway_down(std::string why, int after_s) {
+    SendResult r;
+    r.status = Status::held;
     r.error = std::move(why);
     r.retry_after_s = after_s;
     return r;

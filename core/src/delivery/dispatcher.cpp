@@ -273,6 +273,17 @@ void Dispatcher::finish(const OutboxRow& row, const SendResult& result) {
         outcome = "retry";
       }
     }
+  } else if (result.status == SendResult::Status::held) {
+    // The gateway is down: wait for it without using up the message's attempts.
+    not_before = now_ms + std::max<std::int64_t>(1000, std::int64_t{result.retry_after_s} * 1000);
+    if (row.expires_at_ms > 0 && not_before > row.expires_at_ms) {
+      status = "expired";
+      error = "too old to send; the gateway was down: " + result.error;
+      outcome = "expired";
+    } else {
+      status = "queued";
+      outcome = "held";
+    }
   } else if (result.status == SendResult::Status::failed) {
     status = "failed";
     outcome = "failed";
@@ -282,7 +293,8 @@ void Dispatcher::finish(const OutboxRow& row, const SendResult& result) {
                  error);
   metrics_.add("villagebot_deliveries_total", labels_ + "," + support::label("result", outcome));
   const std::int64_t id = row.id;
-  const std::int64_t attempts = row.attempts;  // counted with the outcome: a hold or a requeue is not an attempt
+  // Counted with the outcome: a hold (quiet hours, a gateway that is down) is not an attempt.
+  const std::int64_t attempts = outcome == std::string_view("held") ? row.attempts - 1 : row.attempts;
   const std::string provider_id = result.provider_id;
   std::vector<std::string> parts = result.part_ids;
   storage_.write_async(

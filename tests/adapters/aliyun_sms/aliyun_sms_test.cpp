@@ -35,6 +35,7 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 using testkit::eventually;
 using testkit::FakeResponse;
@@ -96,6 +97,11 @@ TEST(AliyunResult, ThrottlingWaitsAccountTroubleWaitsLongRefusalsFail) {
     EXPECT_THAT(r.result.error, HasSubstr(code));
     EXPECT_THAT(r.result.error, HasSubstr("the vendor's words"));
   }
+  // Aliyun's words can quote the number: they reach the log and the outbox masked.
+  auto quoted = answer(200, R"({"Code":"isv.MOBILE_NUMBER_ILLEGAL","Message":"手机号码13800000001格式错误"})");
+  EXPECT_EQ(quoted.result.status, SendResult::Status::failed);
+  EXPECT_THAT(quoted.result.error, HasSubstr("手机号码138****0001格式错误"));
+  EXPECT_THAT(quoted.result.error, Not(HasSubstr("13800000001")));
   EXPECT_EQ(answer(503, "<html>busy</html>").result.status, SendResult::Status::retry);
   EXPECT_EQ(adapters::aliyun_result(ClientResponse{0, "connection refused", "", {}}).result.status,
             SendResult::Status::retry);
@@ -121,6 +127,13 @@ TEST(CloudSmsPieces, ALongTextIsSplitIntoLabelledPiecesWithinTheLimitByCharacter
   EXPECT_TRUE(cut);
   ASSERT_EQ(p.size(), 2u);
   EXPECT_THAT(p[1], testing::EndsWith("…"));
+  // max_parts = 1: one SMS, not two: the text cut to max_chars with …, no (1/1) label.
+  p = adapters::cloud_sms::pieces(text, 20, 1, &cut);
+  EXPECT_TRUE(cut);
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(text::length_u32(p[0]), 20u);
+  EXPECT_EQ(p[0], text::to_utf8(text::to_u32(text).substr(0, 19)) + "…");
+  EXPECT_EQ(adapters::cloud_sms::pieces(text, 20, 0), p) << "0 is taken as 1";
   EXPECT_EQ(adapters::cloud_sms::pieces("短", 20, 5), std::vector<std::string>{"短"});
   EXPECT_EQ(adapters::cloud_sms::pieces(text, 0, 5), std::vector<std::string>{text});
 }
@@ -134,6 +147,21 @@ TEST(AliyunPush, MalformedPushesAreRefusedWhole) {
   EXPECT_FALSE(adapters::aliyun_parse_up(R"([{"phone_number":"13800000001","content":"好","sequence_id":1},)"
                                          R"({"phone_number":"abc","content":"x","sequence_id":2}])",
                                          error));
+  // A failed receipt with a null or numeric err_code / err_msg is read, not thrown on (a 500 would
+  // lose the whole batch); a number in err_msg that is a phone is masked.
+  auto reports = adapters::aliyun_parse_reports(
+      R"([{"biz_id":"1","success":false,"err_code":null,"err_msg":404},)"
+      R"({"biz_id":"2","success":false,"err_code":7,"err_msg":null},)"
+      R"({"biz_id":"3","success":false,"err_code":"MK:0001","err_msg":"空号 13800000001"},)"
+      R"({"biz_id":"4","success":false,"err_code":{"x":1}}])",
+      error);
+  ASSERT_TRUE(reports) << error;
+  ASSERT_EQ(reports->size(), 4u);
+  EXPECT_EQ((*reports)[0].error, "404");
+  EXPECT_EQ((*reports)[1].error, "7");
+  EXPECT_EQ((*reports)[2].error, "MK:0001 空号 138****0001");
+  EXPECT_EQ((*reports)[3].error, "");
+  EXPECT_FALSE((*reports)[3].delivered);
   auto up = adapters::aliyun_parse_up(
       R"([{"phone_number":"13800000001","send_time":"2017-01-01 00:00:00","content":"积分","sign_name":"幸福村",)"
       R"("dest_code":"1231","sequence_id":1234}])",
@@ -319,6 +347,26 @@ TEST_F(Aliyun, AMessageGoesOutSignedWithItsTemplateAndAReceiptMarksItDelivered) 
     return server_->count("SELECT COUNT(*) FROM core_outbox WHERE id = " + std::to_string(second) +
                           " AND status = 'failed' AND last_error LIKE '%MK:0001%'") == 1;
   }));
+}
+
+TEST_F(Aliyun, AReceiptWithANullErrorCodeIsTakenAndTheSignNameCountsInTheParts) {
+  // 66 characters fit one SMS (70); with 【幸福村】 in front, which the carrier adds, 71 take two.
+  std::string text;
+  for (int i = 0; i < 11; ++i) text += "明天上午停水";
+  const auto id = send(text, Priority::emergency);
+  ASSERT_TRUE(eventually([&] { return status_of(id) == "sent"; }));
+  EXPECT_EQ(server_->count("SELECT segments FROM core_outbox WHERE id = " + std::to_string(id)), 2);
+  const json receipt = json::array({{{"phone_number", "13800000001"},
+                                     {"success", false},
+                                     {"err_code", nullptr},
+                                     {"err_msg", 13800000001LL},
+                                     {"biz_id", "biz-1"}}});
+  const auto r = push("report", receipt.dump());
+  EXPECT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(eventually([&] { return status_of(id) == "failed"; }));
+  EXPECT_EQ(server_->count("SELECT COUNT(*) FROM core_outbox WHERE id = " + std::to_string(id) +
+                           " AND last_error LIKE '%138****0001%'"),
+            1);
 }
 
 TEST_F(Aliyun, ThrottlingIsRetriedAndARefusalFailsWithAliyunsWords) {

@@ -261,6 +261,10 @@ void ModemSim::loop() {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
       continue;
     }
+    {
+      std::lock_guard lock(mutex_);
+      release_deferred();
+    }
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, 20) <= 0 || (p.revents & POLLIN) == 0) continue;
     const ssize_t n = ::read(fd, buffer, sizeof buffer);
@@ -278,8 +282,23 @@ void ModemSim::reply(const std::string& text) {
   raw("\r\n" + text + "\r\n");
 }
 
+void ModemSim::release_deferred() {
+  if (deferred_.empty() || std::chrono::steady_clock::now() < deferred_due_) return;
+  raw(deferred_);
+  deferred_.clear();
+  if (!paused_) {
+    const std::string waiting = std::move(backlog_);
+    backlog_.clear();
+    feed(waiting.data(), waiting.size());
+  }
+}
+
 void ModemSim::feed(const char* data, std::size_t n) {
   for (std::size_t k = 0; k < n; ++k) {
+    if (paused_ || !deferred_.empty()) {
+      backlog_.append(data + k, n - k);
+      return;
+    }
     const char c = data[k];
     if (in_pdu_) {
       if (c == '\x1A') {
@@ -293,9 +312,16 @@ void ModemSim::feed(const char* data, std::size_t n) {
       }
       continue;
     }
+    if (c == '\x1B') continue;  // ESC outside PDU input: nothing to leave
     if (c == '\r') {
       const std::string l = line_;
       line_.clear();
+      if (!l.empty() && l == pause_on_) {
+        pause_on_.clear();
+        paused_ = true;
+        backlog_ = l + "\r" + backlog_;
+        continue;
+      }
       if (echo_) raw(l + "\r");
       if (!l.empty()) command(l);
     } else if (c != '\n') {
@@ -309,6 +335,10 @@ void ModemSim::command(const std::string& l) {
   auto starts = [&](const char* p) { return l.rfind(p, 0) == 0; };
   auto number_after = [&](std::size_t at) { return std::atoi(l.c_str() + at); };
   if (l == "AT" || l == "AT+CMEE=1" || l == "AT+CNMI=2,1,0,1,0") return reply("OK");
+  if (l == "AT+CSMS=0") {
+    reply("+CSMS: 1,1,1");
+    return reply("OK");
+  }
   if (l == "ATE0") {
     echo_ = false;
     return reply("OK");
@@ -363,7 +393,14 @@ void ModemSim::command(const std::string& l) {
     const int index = number_after(8);
     if (on_delete_) on_delete_(index);
     sim_.erase(index);
-    return reply("OK");
+    reply("OK");
+    if (!after_delete_.empty()) {
+      const int slot = free_index();
+      sim_[slot] = Slot{0, after_delete_};
+      after_delete_.clear();
+      reply("+CMTI: \"SM\"," + std::to_string(slot));
+    }
+    return;
   }
   reply("ERROR");
 }
@@ -386,20 +423,67 @@ void ModemSim::pdu(const std::string& hex_pdu) {
   submit->reference = next_reference_;
   next_reference_ = (next_reference_ + 1) & 0xFF;
   sent_.push_back(*submit);
-  reply("+CMGS: " + std::to_string(submit->reference));
-  reply("OK");
+  const std::string answer = "\r\n+CMGS: " + std::to_string(submit->reference) + "\r\n\r\nOK\r\n";
+  if (delay_.count() > 0) {
+    deferred_ = answer;
+    deferred_due_ = std::chrono::steady_clock::now() + delay_;
+    delay_ = std::chrono::milliseconds(0);
+    return;
+  }
+  raw(answer);
+}
+
+int ModemSim::free_index() const {
+  int index = 1;
+  while (sim_.contains(index)) ++index;
+  return index;
+}
+
+void ModemSim::delay_next_send(std::chrono::milliseconds delay) {
+  std::lock_guard lock(mutex_);
+  delay_ = delay;
+}
+
+void ModemSim::pause_on(std::string command) {
+  std::lock_guard lock(mutex_);
+  pause_on_ = std::move(command);
+}
+
+void ModemSim::resume() {
+  std::lock_guard lock(mutex_);
+  paused_ = false;
+  if (deferred_.empty()) {
+    const std::string waiting = std::move(backlog_);
+    backlog_.clear();
+    feed(waiting.data(), waiting.size());
+  }
+}
+
+bool ModemSim::paused() const {
+  std::lock_guard lock(mutex_);
+  return paused_;
+}
+
+void ModemSim::emit(const std::string& line) {
+  std::lock_guard lock(mutex_);
+  reply(line);
+}
+
+void ModemSim::deliver_after_delete(std::string pdu_hex) {
+  std::lock_guard lock(mutex_);
+  after_delete_ = std::move(pdu_hex);
 }
 
 int ModemSim::store(const std::string& pdu_hex) {
   std::lock_guard lock(mutex_);
-  const int index = next_index_++;
+  const int index = free_index();
   sim_[index] = Slot{0, pdu_hex};
   return index;
 }
 
 int ModemSim::inject(const std::string& pdu_hex) {
   std::lock_guard lock(mutex_);
-  const int index = next_index_++;
+  const int index = free_index();
   sim_[index] = Slot{0, pdu_hex};
   reply("+CMTI: \"SM\"," + std::to_string(index));
   return index;

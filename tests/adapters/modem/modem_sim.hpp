@@ -6,6 +6,7 @@
 // The device the adapter opens is a symlink in a temporary folder: unplug() closes the
 // pseudo-terminal and removes the link, plug() makes a new one and points the link at it.
 // Its SIM outlives unplugging.
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -59,6 +60,18 @@ class ModemSim {
   // While held, a PDU is taken but never answered (a send in flight when the modem is pulled).
   void hold_sends(bool hold);
   [[nodiscard]] std::size_t held() const;
+  // The next accepted PDU is answered only after `delay`; like a real modem busy with the network,
+  // the simulator reads nothing meanwhile (what comes waits in its input).
+  void delay_next_send(std::chrono::milliseconds delay);
+  // When this command line arrives, the simulator stops reading (the command waits) until resume().
+  void pause_on(std::string command);
+  void resume();
+  [[nodiscard]] bool paused() const;
+  // An unsolicited line, e.g. "+CMTI: \"SM\",9".
+  void emit(const std::string& line);
+  // After the next AT+CMGD, this message arrives in the lowest free slot (with +CMTI), as a real
+  // SIM reuses the slot just freed.
+  void deliver_after_delete(std::string pdu_hex);
 
   [[nodiscard]] std::vector<SimSubmit> sent() const;
   [[nodiscard]] std::vector<std::string> commands() const;
@@ -79,6 +92,8 @@ class ModemSim {
   void pdu(const std::string& hex);
   void reply(const std::string& text);  // "\r\n<text>\r\n"
   void raw(const std::string& bytes);
+  int free_index() const;   // with mutex_ held
+  void release_deferred();  // with mutex_ held
 
   std::filesystem::path link_;
   std::string pin_;
@@ -105,13 +120,19 @@ class ModemSim {
     std::string pdu;
   };
   std::map<int, Slot> sim_;
-  int next_index_ = 1;
   std::vector<int> failures_;
   bool hold_ = false;
   std::size_t held_ = 0;
   std::vector<SimSubmit> sent_;
   std::vector<std::string> commands_;
   std::function<void(int)> on_delete_;
+  std::chrono::milliseconds delay_{0};
+  std::string deferred_;  // an answer due at deferred_due_
+  std::chrono::steady_clock::time_point deferred_due_;
+  std::string pause_on_;
+  bool paused_ = false;
+  std::string backlog_;  // input not yet read while busy or paused
+  std::string after_delete_;
 };
 
 }  // namespace villagebot::testkit

@@ -3,12 +3,15 @@
 // the SIM slot deleted only once the message is durable; a message left on the SIM while the
 // server was down; a concatenated inbound message; +CMS ERROR temporary (retried) and permanent
 // (failed with the reason); +CDS status reports moving the outbox row to delivered or failed;
-// the modem unplugged during sends and plugged back: nothing lost, nothing sent twice.
+// the modem unplugged during sends and plugged back: nothing lost, nothing sent twice; a late
+// answer to a send that timed out is not taken for the next send's; a SIM slot freed and filled
+// again by a new message while a sweep raced the delete is not deleted a second time.
 #include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
@@ -51,9 +54,8 @@ class Modem : public ::testing::Test {
         "[delivery]\nretry_base_ms = 50\nretry_max_ms = 300\nmax_attempts = 5\n\n"
         "[[adapters]]\nid = \"gsm\"\ntype = \"modem\"\ndevice = \"" +
         sim_->device() +
-        "\"\nsignature = \"【幸福村】\"\ncommand_timeout_ms = 2000\nsend_timeout_ms = 3000\n"
-        "reconnect_min_ms = 50\nreconnect_max_ms = 200\noffline_wait_ms = 5000\n" +
-        more;
+        "\"\nsignature = \"【幸福村】\"\ncommand_timeout_ms = 2000\nsend_timeout_ms = " + send_timeout_ms_ +
+        "\nreconnect_min_ms = 50\nreconnect_max_ms = 200\noffline_wait_ms = 5000\n" + more;
     server_ = std::make_unique<testkit::TestServer>(so);
   }
 
@@ -87,6 +89,7 @@ class Modem : public ::testing::Test {
   }
 
   std::string pin_;
+  std::string send_timeout_ms_ = "3000";
   testkit::TempDir dir_{"vb-modem"};
   std::unique_ptr<testkit::ModemSim> sim_;
   std::unique_ptr<testkit::TestServer> server_;
@@ -100,9 +103,9 @@ TEST_F(Modem, InitialisesTheModemAndAnswersPointsTextedBySmsDeletingTheSlotOnlyO
     return std::find(c.begin(), c.end(), "AT+CMGL=4") != c.end();
   }));
   auto commands = sim_->commands();
-  commands.resize(8);
+  commands.resize(9);
   EXPECT_THAT(commands, ElementsAre("AT", "ATE0", "AT+CMEE=1", "AT+CPIN?", "AT+CMGF=0", "AT+CPMS=\"SM\",\"SM\",\"SM\"",
-                                    "AT+CNMI=2,1,0,1,0", "AT+CMGL=4"));
+                                    "AT+CSMS=0", "AT+CNMI=2,1,0,1,0", "AT+CMGL=4"));
 
   std::atomic<std::int64_t> stored_when_deleted{-1};
   sim_->on_delete([&](int) {
@@ -291,6 +294,66 @@ TEST_F(Modem, UnpluggedDuringSendsThenPluggedBackEverythingGoesOutOnce) {
   EXPECT_EQ(std::count(texts.begin(), texts.end(), "【幸福村】第二条"), 1);
   EXPECT_EQ(std::count(texts.begin(), texts.end(), "【幸福村】第三条"), 1);
   EXPECT_TRUE(sim_->stored().empty());
+}
+
+TEST_F(Modem, ALateAnswerToASendThatTimedOutIsNotTakenForTheNextSend) {
+  send_timeout_ms_ = "1000";
+  start_server();
+  ASSERT_TRUE(running());
+  // The network answers the first message after the adapter stopped waiting; meanwhile the modem
+  // reads nothing, so the next AT+CMGS meets that late "+CMGS: 0" / "OK" first.
+  sim_->delay_next_send(1500ms);
+  const auto first = send("第一条");
+  ASSERT_TRUE(eventually([&] { return sim_->send_attempts() == 1; }));
+  const auto second = send("第二条");
+  ASSERT_TRUE(
+      eventually([&] { return outbox_text("status", first) == "sent" && outbox_text("status", second) == "sent"; }));
+  std::vector<std::string> texts;
+  for (const auto& s : sim_->sent()) texts.push_back(s.text);
+  EXPECT_EQ(std::count(texts.begin(), texts.end(), "【幸福村】第二条"), 1) << "the second message was never sent";
+  EXPECT_EQ(std::count(texts.begin(), texts.end(), "【幸福村】第一条"), 1) << "the late answer says it went out";
+  EXPECT_EQ(texts.size(), 2u);
+}
+
+TEST_F(Modem, ANewMessageInASlotJustFreedIsAnsweredEvenWhenASweepRacedTheDelete) {
+  start_server("resweep_ms = 50\n");
+  ASSERT_TRUE(running());
+  ASSERT_TRUE(eventually([&] {
+    const auto c = sim_->commands();
+    return std::find(c.begin(), c.end(), "AT+CMGL=4") != c.end();
+  }));
+  // The pipeline's answer to X is held back (the database writer is busy) until a sweep is listing
+  // the SIM, so that the answer, and the AT+CMGD it asks for, come while X is still listed.
+  std::promise<void> gate;
+  std::shared_future<void> open = gate.get_future().share();
+  std::atomic<bool> holding{false};
+  std::thread writer([&] {
+    server_->runtime().storage().write([&](Session&) {
+      holding = true;
+      open.wait();
+    });
+  });
+  ASSERT_TRUE(eventually([&] { return holding.load(); }));
+  const int x = sim_->inject(testkit::sim_make_deliver(kVillager, "积分", {}, "261130090000"));
+  ASSERT_TRUE(eventually([&] {
+    const auto c = sim_->commands();
+    return std::find(c.begin(), c.end(), "AT+CMGR=" + std::to_string(x)) != c.end();
+  }));
+  sim_->pause_on("AT+CMGL=4");
+  sim_->emit("+CMTI: \"SM\",9");  // an empty slot: the failed read lists the SIM again
+  const bool swept = eventually([&] { return sim_->paused(); });
+  gate.set_value();
+  writer.join();
+  ASSERT_TRUE(swept);
+  ASSERT_TRUE(
+      eventually([&] { return server_->count("SELECT COUNT(*) FROM core_outbox WHERE adapter_id = 'gsm'") >= 1; }));
+  // The answer's AT+CMGD is queued behind the sweep by now (a moment for the modem's thread).
+  std::this_thread::sleep_for(200ms);
+  // Z, a new message, lands in the slot X leaves.
+  sim_->deliver_after_delete(testkit::sim_make_deliver(kVillager, "积分", {}, "261130090500"));
+  sim_->resume();
+  ASSERT_TRUE(eventually([&] { return sim_->sent().size() == 2 && sim_->stored().empty(); }));
+  EXPECT_EQ(server_->count("SELECT COUNT(*) FROM core_messages WHERE direction = 'in' AND adapter_id = 'gsm'"), 2);
 }
 
 }  // namespace

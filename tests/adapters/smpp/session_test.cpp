@@ -143,7 +143,7 @@ TEST(SmppSession, AConnectionDroppedMidStreamFailsOnlyTheUnansweredSubmitAndReco
   EXPECT_GE(session.health()["disconnects"].get<int>(), 1);
 }
 
-TEST(SmppSession, MalformedPdusFromTheSmscEndTheConnectionAndTheSessionComesBack) {
+TEST(SmppSession, BrokenFramesEndTheConnectionAndAnUnreadableDeliverSmIsRefusedOnTheLiveLink) {
   smsc::Smsc server;
   smpp::Session session(settings(server), nullptr, nullptr);
   session.start();
@@ -158,9 +158,14 @@ TEST(SmppSession, MalformedPdusFromTheSmscEndTheConnectionAndTheSessionComesBack
   ASSERT_TRUE(server.wait_binds(2, 5s));
   server.send_raw(smsc::be32(0x7FFFFFF0) + smsc::be32(0x00000005) + smsc::be32(0) + smsc::be32(2));
   ASSERT_TRUE(server.wait_binds(3, 5s));
-  // A deliver_sm whose source_addr has no NUL: generic_nack, then dropped.
+  // A deliver_sm whose source_addr has no NUL, but framed right: refused (ESME_RX_P_APPN, so the
+  // SMSC does not send it again), and the link stays — dropping it would make the SMSC send the
+  // same PDU after every rebind.
   server.send_raw(smsc::pdu(0x00000005, 0, 3, std::string(1, '\0') + "\x01\x01" + std::string(40, '1')));
-  ASSERT_TRUE(server.wait_binds(4, 5s));
+  const auto refused = server.deliver_resp(3, 5s);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(*refused, 0x00000065u);
+  EXPECT_EQ(server.binds(), 3);
   ASSERT_TRUE(eventually([&] { return session.bound(); }));
   EXPECT_EQ(session.submit(message("8613800000001")).kind, smpp::SubmitOutcome::Kind::ok);
   EXPECT_NE(session.health()["last_error"].get<std::string>().find("malformed"), std::string::npos)

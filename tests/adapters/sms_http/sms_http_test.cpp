@@ -235,6 +235,20 @@ TEST_F(SmsHttp, ALongChineseTextGoesAsItsPartsInOrderAndIsDeliveredWhenEveryPart
   EXPECT_TRUE(row_is(id, "sent"));
   EXPECT_EQ(hook("POST", "/hooks/sms/report", "msgid=P4&stat=DELIVRD", kForm).status, 200);
   EXPECT_TRUE(eventually([&] { return row_is(id, "delivered"); }));
+
+  // A crash after the gateway took every part but before the outcome was recorded: the row is
+  // still 'sending' at the restart and is sent again, and no part goes to the gateway twice.
+  const auto again = send("sms", text, "long-2");
+  ASSERT_TRUE(eventually([&] { return row_is(again, "sent"); }));
+  ASSERT_EQ(to("/json/").size(), 9u);
+  server_->runtime().storage().write([&](Session& s) {
+    s.execute("DELETE FROM core_outbox_parts WHERE outbox_id = ?", {again});
+    s.execute("UPDATE core_outbox SET status = 'sending', provider_id = NULL WHERE id = ?", {again});
+  });
+  server_->restart();
+  ASSERT_TRUE(eventually([&] { return row_is(again, "sent"); }));
+  EXPECT_EQ(to("/json/").size(), 9u) << "every part was already with the gateway";
+  EXPECT_EQ(server_->count("SELECT COUNT(*) FROM core_outbox_parts WHERE outbox_id = " + std::to_string(again)), 4);
 }
 
 TEST_F(SmsHttp, DeliveryReportsMarkTheOutboxRowAndAWrongTokenChangesNothing) {
@@ -286,8 +300,30 @@ TEST_F(SmsHttp, DeliveryReportsMarkTheOutboxRowAndAWrongTokenChangesNothing) {
   const std::string sign = crypto::to_hex(crypto::hmac_sha256(kSecret, query));
   EXPECT_EQ(hook("GET", "/hooks/smsget/report?" + query, "", {{"X-Sign", "sha256=" + std::string(64, '0')}}).status,
             401);
+  // A bodiless POST is signed over its query too: the signature over "" (the same for every such
+  // request) lets no forged query in, and a query beside a signed body is not read.
+  const auto d = send("smsget", "通知四", "get-2");
+  ASSERT_TRUE(eventually([&] { return row_is(d, "sent"); }));
+  const std::string forged = "ref=get-2&status=1";
+  EXPECT_EQ(hook("POST", "/hooks/smsget/report?" + forged, "",
+                 {{"X-Sign", "sha256=" + crypto::to_hex(crypto::hmac_sha256(kSecret, ""))}})
+                .status,
+            401);
+  const std::string body = "status=1";
+  EXPECT_EQ(hook("POST", "/hooks/smsget/report?ref=get-2", body,
+                 {{"Content-Type", "application/x-www-form-urlencoded"},
+                  {"X-Sign", "sha256=" + crypto::to_hex(crypto::hmac_sha256(kSecret, body))}})
+                .status,
+            400)
+      << "the id in the unsigned query is not taken";
+  std::this_thread::sleep_for(200ms);
+  EXPECT_TRUE(row_is(d, "sent"));
+  EXPECT_EQ(hook("POST", "/hooks/smsget/report?ref=get-2&status=0", "",
+                 {{"X-Sign", "sha256=" + crypto::to_hex(crypto::hmac_sha256(kSecret, "ref=get-2&status=0"))}})
+                .status,
+            200);
   EXPECT_EQ(hook("GET", "/hooks/smsget/report?" + query, "", {{"X-Sign", "sha256=" + sign}}).status, 200);
-  EXPECT_TRUE(eventually([&] { return row_is(c, "delivered"); }));
+  EXPECT_TRUE(eventually([&] { return row_is(c, "delivered") && row_is(d, "delivered"); }));
 }
 
 TEST_F(SmsHttp, AnInboundJifenIsAnsweredBySmsOnceAndAWrongTokenStoresNothing) {

@@ -231,7 +231,7 @@ TEST(SmsHttpCallbacks, FieldsComeFromJsonFormOrQueryAndTokensAreCheckedWholly) {
   req.headers["content-type"] = "application/json";
   req.body = R"([{"data":{"msgid":"m1"},"stat":"DELIVRD"},{"data":{"msgid":7},"stat":"UNDELIV"}])";
   std::string error;
-  auto fields = callback_fields(req, error);
+  auto fields = callback_fields(req, error, true);
   ASSERT_EQ(fields.size(), 2u) << error;
   EXPECT_EQ(fields[0].get("/data/msgid"), "m1");
   EXPECT_EQ(fields[1].get("/data/msgid"), "7");
@@ -240,14 +240,14 @@ TEST(SmsHttpCallbacks, FieldsComeFromJsonFormOrQueryAndTokensAreCheckedWholly) {
 
   req.headers["content-type"] = "application/x-www-form-urlencoded";
   req.body = "from=13800000001&text=%E7%A7%AF%E5%88%86";
-  fields = callback_fields(req, error);
+  fields = callback_fields(req, error, true);
   ASSERT_EQ(fields.size(), 1u);
   EXPECT_EQ(fields[0].get("text"), "积分");
   req.body = "text=%FF%FE";
-  EXPECT_TRUE(callback_fields(req, error).empty());
+  EXPECT_TRUE(callback_fields(req, error, true).empty());
   EXPECT_THAT(error, HasSubstr("UTF-8"));
   req.body = "\xff";
-  EXPECT_TRUE(callback_fields(req, error).empty());
+  EXPECT_TRUE(callback_fields(req, error, true).empty());
 
   auto s = settings_of("secret = \"s3cret-token-0123456789\"\n");
   EXPECT_TRUE(callback_authentic(s, req));  // the query's token
@@ -264,6 +264,49 @@ TEST(SmsHttpCallbacks, FieldsComeFromJsonFormOrQueryAndTokensAreCheckedWholly) {
   EXPECT_TRUE(callback_authentic(s, req));
   req.body += "&x=1";
   EXPECT_FALSE(callback_authentic(s, req));
+}
+
+TEST(SmsHttpCallbacks, AnHmacSignatureCoversTheQueryOfABodilessPostAndIsNeverGoodForAnotherMessage) {
+  const std::string secret = "s3cret-token-0123456789";
+  const auto s = settings_of("auth = \"hmac\"\nsecret = \"" + secret + "\"\nauth_header = \"X-Sign\"\n");
+  auto sign = [&](const std::string& payload) { return crypto::to_hex(crypto::hmac_sha256(secret, payload)); };
+
+  // A POST without a body is signed over its query, like a GET: the signature over "" (the same for
+  // every bodiless request) does not let a forged query in.
+  HttpRequest post;
+  post.method = "POST";
+  post.query = "mobile=13800000001&content=%E7%A7%AF%E5%88%86&mo_id=forged";
+  post.headers["x-sign"] = sign("");
+  EXPECT_EQ(signed_payload(post), post.query);
+  EXPECT_FALSE(callback_authentic(s, post));
+  post.headers["x-sign"] = sign(post.query);
+  EXPECT_TRUE(callback_authentic(s, post));
+  EXPECT_TRUE(query_trusted(s, post));
+  std::string error;
+  auto fields = callback_fields(post, error, query_trusted(s, post));
+  ASSERT_EQ(fields.size(), 1u) << error;
+  EXPECT_EQ(fields[0].get("content"), "积分");
+  // The signature of one query is not good for another.
+  post.query = "mobile=13800000001&content=%E7%A7%AF%E5%88%86&mo_id=forged2";
+  EXPECT_FALSE(callback_authentic(s, post));
+
+  // With a body, the body is what is signed, so no field is read from the (unsigned) query.
+  HttpRequest with_body;
+  with_body.method = "POST";
+  with_body.headers["content-type"] = "application/x-www-form-urlencoded";
+  with_body.body = "stat=DELIVRD";
+  with_body.query = "msgid=someone-elses";
+  with_body.headers["x-sign"] = sign(with_body.body);
+  EXPECT_TRUE(callback_authentic(s, with_body));
+  EXPECT_FALSE(query_trusted(s, with_body));
+  fields = callback_fields(with_body, error, query_trusted(s, with_body));
+  ASSERT_EQ(fields.size(), 1u) << error;
+  EXPECT_EQ(fields[0].get("stat"), "DELIVRD");
+  EXPECT_EQ(fields[0].get("msgid"), std::nullopt);
+
+  // A token authenticates the caller, not the content: the query's fields are read as before.
+  const auto token = settings_of("secret = \"" + secret + "\"\n");
+  EXPECT_TRUE(query_trusted(token, with_body));
 }
 
 }  // namespace

@@ -31,6 +31,7 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testkit::eventually;
 using testkit::FakeResponse;
 using testkit::ReceivedRequest;
@@ -106,6 +107,15 @@ TEST(TencentResult, FrequencyLimitsWaitRefusalsFailTheBlacklistOptsOut) {
   EXPECT_THAT(black.result.error, HasSubstr("手机号在免打扰名单库中"));
   EXPECT_TRUE(black.refuses);
   EXPECT_EQ(adapters::tencent_result(ClientResponse{502, "", "<html/>", {}}).result.status, SendResult::Status::retry);
+
+  // Tencent's words can quote the number: masked before they reach the log and the outbox.
+  auto quoted = answer(status("InvalidParameterValue.IncorrectPhoneNumber", "手机号+8613800000001格式错误"));
+  EXPECT_THAT(quoted.result.error, HasSubstr("手机号138****0001格式错误"));
+  EXPECT_THAT(quoted.result.error, Not(HasSubstr("13800000001")));
+  // An odd answer (a number where a string belongs) fails plainly instead of throwing.
+  auto odd = answer(json{{"Response", {{"Error", {{"Code", 7}, {"Message", nullptr}}}}}});
+  EXPECT_EQ(odd.result.status, SendResult::Status::failed);
+  EXPECT_THAT(odd.result.error, HasSubstr("7"));
 }
 
 TEST(TencentCallbacks, MalformedCallbacksAreRefusedWhole) {
@@ -129,6 +139,37 @@ TEST(TencentCallbacks, MalformedCallbacksAreRefusedWhole) {
   ASSERT_EQ(again->size(), 2u);
   EXPECT_EQ((*again)[0].message_id, (*one)[0].message_id);
   EXPECT_NE((*again)[1].message_id, (*one)[0].message_id);
+  // The same words on another day are another message.
+  auto later = adapters::tencent_parse_replies(R"({"mobile":"13800000001","text":"积分","time":1480655431})", error);
+  ASSERT_TRUE(later);
+  EXPECT_NE((*later)[0].message_id, (*one)[0].message_id);
+  // Without a usable time the id could not tell them apart: the push is refused whole.
+  for (const char* time :
+       {"", R"(,"time":null)", R"(,"time":"yesterday")", R"(,"time":1.5)", R"(,"time":-3)", R"(,"time":0)"}) {
+    error.clear();
+    EXPECT_FALSE(adapters::tencent_parse_replies(
+        std::string(
+            R"([{"mobile":"13800000001","text":"好","time":1480569031},{"mobile":"13800000001","text":"积分")") +
+            time + "}]",
+        error))
+        << time;
+    EXPECT_THAT(error, HasSubstr("time"));
+  }
+  EXPECT_TRUE(adapters::tencent_parse_replies(R"({"mobile":"13800000001","text":"积分","time":"1480569031"})", error))
+      << "a time written as a string of digits is still a time";
+
+  // Receipts with a null or numeric errmsg / description are read, not thrown on (a 500 loses the batch).
+  auto reports = adapters::tencent_parse_reports(
+      R"([{"sid":"a","report_status":"FAIL","errmsg":null,"description":404},)"
+      R"({"sid":"b","report_status":"FAIL","errmsg":"MK:0001","description":"空号13800000001"},)"
+      R"({"sid":"c","report_status":"FAIL","errmsg":[1]}])",
+      error);
+  ASSERT_TRUE(reports) << error;
+  ASSERT_EQ(reports->size(), 3u);
+  EXPECT_EQ((*reports)[0].error, "404");
+  EXPECT_EQ((*reports)[1].error, "MK:0001 空号138****0001");
+  EXPECT_EQ((*reports)[2].error, "");
+  EXPECT_FALSE((*reports)[2].delivered);
 }
 
 // ---- against a local server impersonating Tencent Cloud
@@ -273,6 +314,23 @@ TEST_F(Tencent, AMessageGoesOutSignedWithItsTemplateAndAStatusReportMarksItDeliv
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(json::parse(r.body)["result"], 0);
   ASSERT_TRUE(eventually([&] { return has_status(id, "delivered"); }));
+}
+
+TEST_F(Tencent, AReportWithANullErrmsgIsTakenAndTheSignNameCountsInTheParts) {
+  // 66 characters fit one SMS (70); with 【幸福村】 in front, which the carrier adds, 71 take two.
+  std::string text;
+  for (int i = 0; i < 11; ++i) text += "明天上午停水";
+  const auto id = send(text, Priority::emergency);
+  ASSERT_TRUE(eventually([&] { return has_status(id, "sent"); }));
+  EXPECT_EQ(server_->count("SELECT segments FROM core_outbox WHERE id = " + std::to_string(id)), 2);
+  const json report = json::array({{{"mobile", "13800000001"},
+                                    {"report_status", "FAIL"},
+                                    {"errmsg", nullptr},
+                                    {"description", 13800000001LL},
+                                    {"sid", "5000:1"}}});
+  const auto r = callback("report", report.dump());
+  EXPECT_EQ(r.status, 200) << r.body;
+  ASSERT_TRUE(eventually([&] { return has_status(id, "failed", "%138****0001%"); }));
 }
 
 TEST_F(Tencent, FrequencyLimitsAreRetriedRefusalsFailAndTheBlacklistOptsThePersonOut) {

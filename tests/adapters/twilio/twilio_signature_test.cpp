@@ -19,6 +19,7 @@ namespace {
 
 using nlohmann::json;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using twilio::Params;
 
 const json& vectors() {
@@ -174,6 +175,24 @@ TEST(TwilioSend, AnswersMapToSentRetryAndFailedWithTwiliosReason) {
     EXPECT_THAT(o.result.error, HasSubstr(std::to_string(code)));
     EXPECT_THAT(o.result.error, HasSubstr(message));
   }
+}
+
+TEST(TwilioSend, TheNumberTwilioQuotesInARefusalIsMasked) {
+  // 21211 and 21408 quote the To number; the reason goes to the outbox, the log and /healthz.
+  auto o = twilio_result(answer(
+      400, R"({"code":21211,"message":"The 'To' number +8613800000001 is not a valid phone number.","status":400})"));
+  EXPECT_EQ(o.result.status, SendResult::Status::failed);
+  EXPECT_THAT(o.result.error, HasSubstr("The 'To' number 138****0001 is not a valid phone number."));
+  EXPECT_THAT(o.result.error, Not(HasSubstr("13800000001")));
+  o = twilio_result(answer(
+      400,
+      R"({"code":21408,"message":"Permission to send an SMS has not been enabled for the region indicated by the 'To' number: +447700900123.","status":400})"));
+  EXPECT_THAT(o.result.error, HasSubstr("+44****23"));
+  EXPECT_THAT(o.result.error, Not(HasSubstr("7700900")));
+  EXPECT_THAT(o.result.error, HasSubstr("Geo Permissions"));
+  o = twilio_result(answer(503, R"({"code":30001,"message":"Queue overflow for +15005550006"})"));
+  EXPECT_EQ(o.result.status, SendResult::Status::retry);
+  EXPECT_THAT(o.result.error, Not(HasSubstr("5005550")));
 }
 
 TEST(TwilioSend, TheRequestCarriesBasicAuthAndTheFormFields) {

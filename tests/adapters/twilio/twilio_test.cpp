@@ -22,6 +22,7 @@
 #include "testkit.hpp"
 #include "villagebot/crypto.hpp"
 #include "villagebot/messenger.hpp"
+#include "villagebot/text.hpp"
 
 namespace villagebot {
 namespace {
@@ -29,6 +30,7 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testkit::eventually;
 using testkit::FakeResponse;
 using testkit::ReceivedRequest;
@@ -232,6 +234,32 @@ TEST_F(Twilio, AnUnsubscribedRecipientFailsAndIsOptedOutSoALaterNoticeSkipsTheir
   const auto sent = messages_sent();
   ASSERT_EQ(sent.size(), 2u);
   EXPECT_EQ(sent[1].at("To"), kVillager);
+}
+
+TEST_F(Twilio, ARefusalQuotingTheNumberShowsItMaskedInTheOutboxAndOnHealthz) {
+  answer_next({FakeResponse{
+      400, R"({"code":21211,"message":"The 'To' number +8613800000001 is not a valid phone number.","status":400})"}});
+  const auto id = queue(kVillager, "明天上午停水。");
+  ASSERT_TRUE(eventually([&] { return outbox(id) == "failed"; })) << outbox(id);
+  EXPECT_THAT(outbox(id, "last_error"), HasSubstr("138****0001"));
+  EXPECT_THAT(outbox(id, "last_error"), Not(HasSubstr("13800000001")));
+  const auto health = server_->request("GET", "/healthz");
+  ASSERT_EQ(health.status, 200);
+  const auto last_error = json::parse(health.body)["adapters"]["tw"]["last_error"].get<std::string>();
+  EXPECT_THAT(last_error, HasSubstr("21211"));
+  EXPECT_THAT(last_error, HasSubstr("138****0001"));
+  EXPECT_THAT(health.body, Not(HasSubstr("13800000001")));
+}
+
+TEST_F(Twilio, TheSignatureIsCountedInTheSmsPartsAMessageCosts) {
+  // 66 Chinese characters fit one SMS (70); with 【幸福村】 in front, 71 take two.
+  std::string text;
+  for (int i = 0; i < 11; ++i) text += "明天上午停水";
+  ASSERT_EQ(text::length_u32(text), 66u);
+  const auto id = queue(kVillager, text);
+  ASSERT_TRUE(eventually([&] { return outbox(id) == "sent"; })) << outbox(id, "last_error");
+  EXPECT_EQ(outbox(id, "segments"), "2");
+  EXPECT_EQ(messages_sent().at(0).at("Body"), "【幸福村】" + text);
 }
 
 TEST_F(Twilio, ASignedSmsIsAnsweredWithTwimlAndAnSmsCarryingTheBalanceOnce) {
