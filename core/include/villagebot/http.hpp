@@ -70,7 +70,7 @@ struct RouteSpec {
   // The handler never blocks (no database, no outbound I/O; it may submit()):
   // run it on the network thread and save a thread hop per request.
   bool non_blocking = false;
-  std::size_t max_body_bytes = 0;  // 0: the server's body_limit
+  std::size_t max_body_bytes = 0;  // replaces the server's body_limit (larger or smaller); 0: that limit
   // The OpenAPI document: every route has a summary; JSON Schemas as JSON text.
   std::string summary;
   std::string description;
