@@ -98,24 +98,6 @@ bool Template::uses(std::string_view variable) const {
   return std::any_of(pieces_.begin(), pieces_.end(), [&](const Piece& p) { return p.variable && p.text == variable; });
 }
 
-std::string url_encode(std::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(value.size() * 3);
-  for (const char c : value) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') || u == '-' || u == '.' ||
-        u == '_' || u == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[u >> 4];
-      out += kHex[u & 0x0F];
-    }
-  }
-  return out;
-}
-
 std::string json_escape(std::string_view value) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;

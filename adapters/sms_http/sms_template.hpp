@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "chat_crypto.hpp"
+
 namespace villagebot::adapters::sms_http {
 
 // How a value is written where it lands: percent-encoded (a URL, a form body, a header),
@@ -35,8 +37,8 @@ class Template {
   std::vector<Piece> pieces_;
 };
 
-// RFC 3986 unreserved characters kept, every other byte as %XX (UTF-8 for Chinese).
-std::string url_encode(std::string_view value);
+// Percent-encoding (RFC 3986 unreserved characters kept) is the shared one of adapters/common.
+using adapters::url_encode;
 // The inside of a JSON string: quote, backslash and control characters escaped, UTF-8 kept.
 std::string json_escape(std::string_view value);
 // application/x-www-form-urlencoded (and query strings): '+' is a space, %XX a byte. Later
