@@ -40,6 +40,7 @@ void expect_json_error(const HttpResult& r, int status) {
   EXPECT_EQ(r.status, status) << r.body << r.error;
   const auto j = nlohmann::json::parse(r.body, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << "error bodies are JSON: " << r.body;
+  ASSERT_TRUE(j.is_object() && j.contains("error") && j["error"].is_object()) << r.body;
   EXPECT_TRUE(j["error"]["code"].is_string());
   EXPECT_FALSE(j["error"]["message"].get<std::string>().empty());
 }
