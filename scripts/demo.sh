@@ -44,7 +44,11 @@ villagebot demo — 演示村 (200 villagers in 60 households; who is who: confi
   Or chat in a terminal, as anyone in the village:
     ./build/villagebot chat --as 13800000001 --config ${config}
 
-  The admin API (docs/API.md), with this run's admin token:
+  The officials' web console (通知, 应急, 意见与投票, 积分, 志愿, 人员): open
+    http://localhost:${port}/   and log in with this run's admin token:
+    ${token}
+
+  The admin API (docs/API.md), with the same token:
     curl -s -H 'Authorization: Bearer ${token}' 'localhost:${port}/api/v1/persons?q=王'
     curl -s -H 'Authorization: Bearer ${token}' localhost:${port}/api/v1/export/people > people.csv
     curl -s -H 'Authorization: Bearer ${token}' localhost:${port}/api/v1/announcements/notices

@@ -19,3 +19,4 @@ echo "==> tests"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
 ctest --preset test
+echo "==> screenshots of the web console tests: $(pwd)/build-test/test-artifacts/console/"

@@ -45,7 +45,8 @@ json people_json(const HttpRequest& req, const std::vector<Person>& people) {
   json out = json::array();
   for (const auto& p : people)
     out.push_back(
-        {{"person_id", p.id}, {"name", p.name}, {"phone", phone_for(req, p.phone)}, {"household", p.household_code}});
+        {{"person_id", p.id}, {"name", p.name}, {"phone", phone_for(req, p.phone)}, {"household", p.household_code},
+         {"org_unit_id", p.org_unit_id}});
   return out;
 }
 

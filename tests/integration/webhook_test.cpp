@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "http/http_client.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/tokens.hpp"
 #include "testkit.hpp"
@@ -133,6 +134,55 @@ TEST(Webhook, PluginApiRoutesNeedAToken) {
   EXPECT_EQ(j["principal"], "ops");
   server.runtime().tokens().revoke("ops");
   expect_json_error(server.request("GET", "/api/v1/test_echo/ping", "", {{"Authorization", "Bearer " + token}}), 401);
+}
+
+// The web console (issue 12) is served from the binary, under a policy that lets the page talk
+// to this server only; the console files are public, the data behind them is not.
+TEST(WebConsole, IsServedFromTheBinaryUnderAStrictPolicy) {
+  TestServer server(signed_options());
+  const auto index = server.request("GET", "/");
+  ASSERT_EQ(index.status, 200) << index.body;
+  EXPECT_THAT(index.body, HasSubstr("<script type=\"module\" src=\"/console/app.js\"></script>"));
+  EXPECT_THAT(index.body, ::testing::Not(HasSubstr("http://"))) << "nothing from outside";
+  EXPECT_THAT(index.body, ::testing::Not(HasSubstr("https://")));
+  const auto app = server.request("GET", "/console/app.js");
+  ASSERT_EQ(app.status, 200);
+  EXPECT_THAT(app.body, HasSubstr("import"));
+  const auto view = server.request("GET", "/console/views/notices.js");
+  ASSERT_EQ(view.status, 200);
+  expect_json_error(server.request("GET", "/console/no-such.js"), 404);
+  expect_json_error(server.request("GET", "/console/../core/main.cpp"), 404);
+  expect_json_error(server.request("POST", "/console/app.js", "{}"), 405);
+  // The data behind the page still needs a token.
+  expect_json_error(server.request("GET", "/api/v1/me"), 401);
+}
+
+TEST(WebConsole, SendsSecurityHeadersAndAnswersRevalidationWith304) {
+  TestServer server(signed_options());
+  http::BeastHttpClient client;
+  ClientRequest req;
+  req.method = "GET";
+  req.url = "http://127.0.0.1:" + std::to_string(server.port()) + "/console/style.css";
+  auto res = client.request(req);
+  ASSERT_EQ(res.status, 200) << res.error;
+  auto header = [&](const std::string& name) {
+    for (const auto& [k, v] : res.headers) {
+      std::string lower = k;
+      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (lower == name) return v;
+    }
+    return std::string();
+  };
+  EXPECT_THAT(header("content-type"), HasSubstr("text/css"));
+  EXPECT_THAT(header("content-security-policy"), HasSubstr("default-src 'self'"));
+  EXPECT_THAT(header("content-security-policy"), HasSubstr("script-src 'self'"));
+  EXPECT_EQ(header("x-content-type-options"), "nosniff");
+  const std::string etag = header("etag");
+  ASSERT_FALSE(etag.empty());
+  req.headers = {{"If-None-Match", etag}};
+  res = client.request(req);
+  EXPECT_EQ(res.status, 304);
+  EXPECT_TRUE(res.body.empty());
 }
 
 TEST(Webhook, TheOpenApiDocumentDescribesEveryRoute) {

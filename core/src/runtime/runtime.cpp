@@ -16,6 +16,7 @@
 #include "pipeline/deadlines.hpp"
 #include "pipeline/event_bus.hpp"
 #include "runtime/admin_api.hpp"
+#include "runtime/console.hpp"
 #include "runtime/contexts.hpp"
 #include "runtime/core_commands.hpp"
 #include "runtime/job_scheduler.hpp"
@@ -270,6 +271,7 @@ void Runtime::Impl::register_core_routes() {
         respond(HttpResponse::json(200, openapi_document(routes)));
       },
       true);
+  for (auto& r : register_console(routes)) core_registrations.push_back(std::move(r));
   for (auto& r : register_admin_api(routes, *admin, *tokens, *storage, *messenger))
     core_registrations.push_back(std::move(r));
 }
