@@ -30,6 +30,9 @@ function append(el, children) {
 
 export function clear(el) { while (el.firstChild) el.firstChild.remove(); return el; }
 
+// Replaces what el holds with children, as h() takes them (null and false skipped, arrays flattened).
+export function fill(el, ...children) { append(clear(el), children); return el; }
+
 // columns: [{key|label, render(row) → node/text, class}]
 export function table(columns, rows, { empty, id, rowAttrs } = {}) {
   if (!rows || rows.length === 0) return h('p', { class: 'empty', id }, empty || t('common.none'));
@@ -38,7 +41,7 @@ export function table(columns, rows, { empty, id, rowAttrs } = {}) {
       h('thead', {}, h('tr', {}, columns.map((c) => h('th', { class: c.class }, c.label)))),
       h('tbody', {}, rows.map((r) => h('tr', rowAttrs ? rowAttrs(r) : {},
         columns.map((c) => h('td', { class: c.class, 'data-label': c.label },
-          c.render ? c.render(r) : (r[c.key] ?? '')))))));
+          c.render ? c.render(r) : (r[c.key] ?? ''))))))));
 }
 
 export function time(ms) {

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <map>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -41,12 +43,24 @@ std::string phone_for(const HttpRequest& req, const std::string& phone) {
   return r == "admin" || r == "commander" || r == "cadre" ? phone : text::mask_phone(phone);
 }
 
-json people_json(const HttpRequest& req, const std::vector<Person>& people) {
+// Each person with their group (the org unit's path), so that a roll-call board can be read by
+// group without the directory access a commander's token lacks.
+json people_json(const HttpRequest& req, Directory& directory, const std::vector<Person>& people) {
+  std::map<std::int64_t, std::string> groups;
   json out = json::array();
-  for (const auto& p : people)
-    out.push_back(
-        {{"person_id", p.id}, {"name", p.name}, {"phone", phone_for(req, p.phone)}, {"household", p.household_code},
-         {"org_unit_id", p.org_unit_id}});
+  for (const auto& p : people) {
+    auto it = groups.find(p.org_unit_id);
+    if (it == groups.end()) {
+      const auto unit = directory.org_unit(p.org_unit_id);
+      it = groups.emplace(p.org_unit_id, unit ? unit->path : std::string()).first;
+    }
+    out.push_back({{"person_id", p.id},
+                   {"name", p.name},
+                   {"phone", phone_for(req, p.phone)},
+                   {"household", p.household_code},
+                   {"org_unit_id", p.org_unit_id},
+                   {"group", it->second}});
+  }
   return out;
 }
 
@@ -157,9 +171,9 @@ std::vector<Registration> register_emergency_api(RouteRegistry& routes, Alerts& 
                                          {"cannot", rc.cannot.size()},
                                          {"no_answer", rc.no_answer.size()},
                                          {"needed", rc.alert.responses_needed}}},
-                                       {"coming", people_json(req, rc.coming)},
-                                       {"cannot", people_json(req, rc.cannot)},
-                                       {"no_answer", people_json(req, rc.no_answer)}}));
+                                       {"coming", people_json(req, alerts.directory(), rc.coming)},
+                                       {"cannot", people_json(req, alerts.directory(), rc.cannot)},
+                                       {"no_answer", people_json(req, alerts.directory(), rc.no_answer)}}));
     } catch (const AlertError& e) {
       respond(refused(e));
     }

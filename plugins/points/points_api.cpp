@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -57,6 +59,29 @@ json redemption_json(const Redemption& d) {
           {"item_name", d.item_name}, {"quantity", d.quantity},         {"points", d.points},
           {"status", d.status},       {"entry_id", d.entry_id}};
 }
+
+// Lists name the household (户号 and 户主) beside its id: an evaluator's token may not read the
+// directory, and "户 #17" means nothing to the evaluation group.
+class HouseholdNames {
+ public:
+  explicit HouseholdNames(Directory& directory) : directory_(directory) {}
+  json operator()(json item) {
+    const auto id = item.value("household_id", std::int64_t{0});
+    auto it = cache_.find(id);
+    if (it == cache_.end()) {
+      const auto h = directory_.household(id);
+      it = cache_.emplace(id, h ? std::make_pair(h->code, h->head_name) : std::make_pair(std::string(), std::string()))
+               .first;
+    }
+    item["household"] = it->second.first;
+    item["household_head"] = it->second.second;
+    return item;
+  }
+
+ private:
+  Directory& directory_;
+  std::map<std::int64_t, std::pair<std::string, std::string>> cache_;
+};
 
 // "H001" or a numeric id.
 std::optional<std::int64_t> household_of(Directory& directory, const std::string& given) {
@@ -125,7 +150,8 @@ std::vector<Registration> register_points_api(RouteRegistry& routes, PointsApiDe
     const auto limit = int_param(req, "limit", 100, 1, 1000);
     const auto page = d.ledger.page(household, int_param(req, "after", 0, 0, INT64_MAX), static_cast<int>(limit));
     json items = json::array();
-    for (const auto& e : page) items.push_back(entry_json(e));
+    HouseholdNames named(d.directory);
+    for (const auto& e : page) items.push_back(named(entry_json(e)));
     respond(HttpResponse::json(
         200, {{"items", items},
               {"next_after", static_cast<std::int64_t>(page.size()) == limit ? json(page.back().id) : json(nullptr)}}));
@@ -192,7 +218,8 @@ std::vector<Registration> register_points_api(RouteRegistry& routes, PointsApiDe
   pending.summary = "Proposals waiting for the evaluation group";
   pending.handler = [d](const HttpRequest&, const Responder& respond) {
     json items = json::array();
-    for (const auto& p : d.proposals.pending(200)) items.push_back(proposal_json(p));
+    HouseholdNames named(d.directory);
+    for (const auto& p : d.proposals.pending(200)) items.push_back(named(proposal_json(p)));
     respond(HttpResponse::json(200, {{"items", items}}));
   };
   add(std::move(pending));
@@ -298,8 +325,9 @@ std::vector<Registration> register_points_api(RouteRegistry& routes, PointsApiDe
     if (!status.empty() && status != "reserved" && status != "fulfilled" && status != "cancelled")
       return respond(HttpResponse::error(400, "bad_request", "status is reserved, fulfilled or cancelled"));
     json out = json::array();
+    HouseholdNames named(d.directory);
     for (const auto& r : d.store.list(status, static_cast<int>(int_param(req, "limit", 100, 1, 1000))))
-      out.push_back(redemption_json(r));
+      out.push_back(named(redemption_json(r)));
     respond(HttpResponse::json(200, {{"items", out}}));
   };
   add(std::move(redemptions));

@@ -29,12 +29,9 @@ std::shared_ptr<const std::map<std::string, Served, std::less<>>> build_index() 
 
 HttpResponse serve(const Served& s, const HttpRequest& request) {
   HttpResponse r;
-  r.headers = {{"Content-Security-Policy", kPolicy},
-               {"X-Content-Type-Options", "nosniff"},
-               {"Referrer-Policy", "no-referrer"},
-               {"X-Frame-Options", "DENY"},
-               {"Cache-Control", "no-cache"},
-               {"ETag", s.etag}};
+  r.headers = {{"Content-Security-Policy", kPolicy}, {"X-Content-Type-Options", "nosniff"},
+               {"Referrer-Policy", "no-referrer"},   {"X-Frame-Options", "DENY"},
+               {"Cache-Control", "no-cache"},        {"ETag", s.etag}};
   if (request.header("if-none-match") == s.etag) {
     r.status = 304;
     r.content_type.clear();

@@ -2,7 +2,7 @@
 // delivery of the alert, its timeline, and stand-down.
 import { api, download, query } from '../api.js';
 import { t, registerStrings } from '../i18n.js';
-import { h, clear, table, time, errorBox, toast, card, field, progress, every, button, confirmDialog } from '../ui.js';
+import { h, clear, table, time, errorBox, toast, card, field, progress, every, button, confirmDialog, fill } from '../ui.js';
 
 registerStrings({
   zh: {
@@ -100,22 +100,22 @@ async function renderHome(root, ctx) {
   const load = async () => {
     try {
       const r = await api.get('/emergency/alerts' + query({ per_page: 20 }));
-      clear(listBox).append(table([
+      fill(listBox, table([
         { label: t('emergency.col.kind'), render: (a) => h('a', { href: '#/emergency/' + a.id, dataset: { alert: a.id } }, a.kind) },
         { label: t('emergency.col.text'), key: 'text' },
         { label: t('emergency.col.status'), render: statusBadge },
         { label: t('emergency.col.created'), render: (a) => time(a.created_at_ms) },
       ], r.items, { id: 'alerts-table' }));
     } catch (e) {
-      clear(listBox).append(errorBox(e));
+      fill(listBox, errorBox(e));
     }
   };
   return every(5000, load);
 }
 
-function personItem(p, units) {
+function personItem(p) {
   return h('li', { dataset: { person: p.person_id } }, h('b', {}, p.name), ' ',
-    h('span', { class: 'muted' }, [units.get(p.org_unit_id) || '', p.phone].filter(Boolean).join(' · ')));
+    h('span', { class: 'muted' }, [p.group || '', p.phone].filter(Boolean).join(' · ')));
 }
 
 function renderAlert(root, id, ctx) {
@@ -131,54 +131,49 @@ function renderAlert(root, id, ctx) {
     card(t('emergency.board'), h('p', { class: 'hint' }, t('emergency.answers_hint')), summary, board),
     h('div', { class: 'grid' }, card(t('emergency.by_group'), groups), card(t('emergency.delivery'), delivery)),
     card(t('emergency.timeline'), timeline));
-  let units = new Map();
   let actionsDone = false;
   const load = async () => {
     let rc;
     let detail;
     let tl;
     try {
-      if (units.size === 0) {
-        const u = await api.get('/org-units?per_page=500').catch(() => ({ items: [] }));
-        units = new Map((u.items || []).map((x) => [x.id, x.path || x.name]));
-      }
       [rc, detail, tl] = await Promise.all([api.get(`/emergency/alerts/${id}/rollcall`), api.get('/emergency/alerts/' + id),
         api.get(`/emergency/alerts/${id}/timeline`)]);
     } catch (e) {
-      clear(summary).append(errorBox(e));
+      fill(summary, errorBox(e));
       return;
     }
     const a = detail.alert;
-    clear(head).append(h('h1', { id: 'alert-heading' }, `${a.kind}：${a.text}`), ...statusBadge(a),
+    fill(head, h('h1', { id: 'alert-heading' }, `${a.kind}：${a.text}`), ...statusBadge(a),
       h('p', { class: 'muted' }, `${t('emergency.meeting_point')}：${a.meeting_point || '—'} · ${t('emergency.team')}：${a.team} · ${time(a.created_at_ms)}`),
       a.status === 'active' && a.next_step && a.next_step.step >= 0 ? h('p', { class: 'hint' }, t('emergency.next_step', { cycle: a.next_step.cycle + 1, step: a.next_step.step + 1 })) : null);
     const c = rc.counts;
     const total = c.coming + c.cannot + c.no_answer;
-    clear(summary).append(
+    fill(summary, 
       h('div', { class: 'row' }, h('span', { class: 'pct', id: 'rollcall-coming-count', dataset: { coming: c.coming, cannot: c.cannot, no_answer: c.no_answer } },
         t('emergency.needed_of', { coming: c.coming, needed: c.needed })),
       a.enough_at_ms ? h('span', { class: 'badge ok' }, t('emergency.enough')) : null),
       progress([{ value: c.coming, class: 'coming', label: t('emergency.coming') }, { value: c.cannot, class: 'cannot', label: t('emergency.cannot') },
         { value: c.no_answer, class: 'no_answer', label: t('emergency.no_answer') }], total));
-    clear(board).append(['coming', 'cannot', 'no_answer'].map((k) =>
+    fill(board, ...['coming', 'cannot', 'no_answer'].map((k) =>
       h('div', { class: 'col ' + k, id: 'rollcall-' + k.replace('_', '-') },
         h('h3', {}, `${t('emergency.' + k)}（${rc[k].length}）`),
-        h('ul', {}, rc[k].map((p) => personItem(p, units))))));
+        h('ul', {}, rc[k].map((p) => personItem(p))))));
     const byGroup = new Map();
     for (const k of ['coming', 'cannot', 'no_answer']) for (const p of rc[k]) {
-      const g = units.get(p.org_unit_id) || '—';
+      const g = p.group || '—';
       if (!byGroup.has(g)) byGroup.set(g, { group: g, coming: 0, cannot: 0, no_answer: 0 });
       byGroup.get(g)[k] += 1;
     }
-    clear(groups).append(table([
+    fill(groups, table([
       { label: t('emergency.col.group'), key: 'group' }, { label: t('emergency.coming'), key: 'coming' },
       { label: t('emergency.cannot'), key: 'cannot' }, { label: t('emergency.no_answer'), key: 'no_answer' },
     ], [...byGroup.values()].sort((x, y) => x.group.localeCompare(y.group, 'zh'))));
     const d = detail.delivery || {};
     const rec = d.recipients || {};
-    clear(delivery).append(h('div', { class: 'legend' }, Object.entries(rec).map(([k, v]) => h('span', {}, `${k} `, h('b', {}, String(v))))),
+    fill(delivery, h('div', { class: 'legend' }, Object.entries(rec).map(([k, v]) => h('span', {}, `${k} `, h('b', {}, String(v))))),
       h('div', { class: 'legend' }, Object.entries(d.via || {}).map(([k, v]) => h('span', {}, `${k} `, h('b', {}, String(v))))));
-    clear(timeline).append(table([
+    fill(timeline, table([
       { label: t('emergency.col.time'), render: (e) => time(e.at_ms) },
       { label: t('emergency.col.event'), render: (e) => t('emergency.ev.' + e.event) },
       { label: t('emergency.col.detail'), render: (e) => e.detail || '' },

@@ -3,7 +3,7 @@
 // (queued → sent → delivered → acknowledged) with its per-recipient table and CSV export.
 import { api, download, query } from '../api.js';
 import { t, registerStrings } from '../i18n.js';
-import { h, clear, table, time, errorBox, toast, card, field, progress, every, button, tabs, confirmDialog } from '../ui.js';
+import { h, clear, table, time, errorBox, toast, card, field, progress, every, button, tabs, confirmDialog, fill } from '../ui.js';
 
 registerStrings({
   zh: {
@@ -75,26 +75,31 @@ registerStrings({
 const CATEGORIES = ['通知', '会议', '两公开', '决议公开', '实施结果公开', '红榜', '安全', '防疫'];
 const STATES = ['queued', 'sending', 'sent', 'delivered', 'acknowledged', 'failed', 'expired', 'cancelled', 'unreachable', 'opted_out'];
 
-// The org tree as nested checkboxes; returns {el, selected() → ids}.
+// The org tree as nested checkboxes; returns {el, selected() → ids}. A scoped cadre sees only
+// their own subtrees: those units' parents are not in the list, so they are the roots shown.
 function orgTree(units) {
+  const ids = new Set(units.map((u) => u.id));
   const children = new Map();
+  const tops = [];
   for (const u of units) {
-    const p = u.parent_id ?? 0;
-    if (!children.has(p)) children.set(p, []);
-    children.get(p).push(u);
+    const p = u.parent_id ?? null;
+    if (p === null) continue; // the village itself: "全村" stands for it
+    if (!ids.has(p) || units.find((x) => x.id === p && (x.parent_id ?? null) === null)) tops.push(u);
+    else {
+      if (!children.has(p)) children.set(p, []);
+      children.get(p).push(u);
+    }
   }
   const boxes = [];
-  const build = (parent, root) => {
-    const list = children.get(parent) || [];
-    if (!list.length) return null;
+  const build = (list, root) => {
+    if (!list || !list.length) return null;
     return h('ul', { class: root ? 'tree root' : 'tree' }, list.map((u) => {
       const box = h('input', { type: 'checkbox', value: u.id, dataset: { unit: u.path || u.name } });
       boxes.push(box);
-      return h('li', {}, h('label', {}, box, u.name), build(u.id, false));
+      return h('li', {}, h('label', {}, box, u.name), build(children.get(u.id), false));
     }));
   };
-  const rootUnit = units.find((u) => u.parent_id === null || u.parent_id === undefined);
-  const el = rootUnit ? build(rootUnit.id, true) : build(0, true);
+  const el = build(tops, true);
   return { el: el || h('p', { class: 'empty' }, t('common.none')), selected: () => boxes.filter((b) => b.checked).map((b) => Number(b.value)) };
 }
 
@@ -113,7 +118,7 @@ async function renderCompose(root, ctx) {
     units = units.items || [];
     roles = roles.items || [];
   } catch (e) {
-    clear(root).append(errorBox(e));
+    fill(root, errorBox(e));
     return;
   }
   clear(root);
@@ -150,7 +155,7 @@ async function renderCompose(root, ctx) {
 
   const previewBtn = button(t('notices.preview'), async () => {
     const r = await api.post('/announcements/notices?dry_run=true', payload());
-    clear(planBox).append(h('h3', {}, t('notices.plan')), planView(r.plan));
+    fill(planBox, h('h3', {}, t('notices.plan')), planView(r.plan));
   }, { id: 'notice-preview' });
   const sendBtn = button(t('notices.send'), async () => {
     const p = payload();
@@ -185,7 +190,7 @@ async function renderList(root) {
   const load = async () => {
     try {
       const r = await api.get('/announcements/notices' + query({ page, per_page: 20 }));
-      clear(box).append(table([
+      fill(box, table([
         { label: t('notices.col.title'), render: (n) => h('a', { href: '#/notices/' + n.id, dataset: { notice: n.id } }, n.title) },
         { label: t('notices.col.category'), key: 'category' },
         { label: t('notices.col.status'), render: (n) => statusBadge(n.status) },
@@ -196,7 +201,7 @@ async function renderList(root) {
         page > 1 ? button(t('common.prev'), () => { page -= 1; return load(); }) : null,
         page * 20 < r.total ? button(t('common.next'), () => { page += 1; return load(); }) : null));
     } catch (e) {
-      clear(box).append(errorBox(e));
+      fill(box, errorBox(e));
     }
   };
   await load();
@@ -230,7 +235,7 @@ function renderDetail(root, id) {
     else if (f.startsWith('s:')) q.status = f.slice(2);
     try {
       const r = await api.get(`/announcements/notices/${id}/recipients` + query(q));
-      clear(list).append(table([
+      fill(list, table([
         { label: t('notices.col.name'), key: 'name' },
         { label: t('notices.col.household'), key: 'household' },
         { label: t('notices.col.phone'), key: 'phone' },
@@ -246,7 +251,7 @@ function renderDetail(root, id) {
         page > 1 ? button(t('common.prev'), () => { page -= 1; return loadRecipients(); }) : null,
         page * 50 < r.total ? button(t('common.next'), () => { page += 1; return loadRecipients(); }) : null));
     } catch (e) {
-      clear(list).append(errorBox(e));
+      fill(list, errorBox(e));
     }
   };
   filter.addEventListener('change', () => { page = 1; loadRecipients(); });
@@ -257,12 +262,12 @@ function renderDetail(root, id) {
     try {
       r = await api.get('/announcements/notices/' + id);
     } catch (e) {
-      clear(prog).append(errorBox(e));
+      fill(prog, errorBox(e));
       return;
     }
     const n = r.notice;
     const d = r.delivery || {};
-    clear(head).append(h('h1', { id: 'notice-heading' }, n.title), statusBadge(n.status), ' ',
+    fill(head, h('h1', { id: 'notice-heading' }, n.title), statusBadge(n.status), ' ',
       h('span', { class: 'badge' }, n.category),
       n.status === 'scheduled' && n.scheduled_at_ms ? h('span', { class: 'muted' }, ' ' + t('notices.scheduled_for', { at: time(n.scheduled_at_ms) })) : null,
       h('p', { class: 'muted' }, n.body));
@@ -272,7 +277,7 @@ function renderDetail(root, id) {
     const pct = total > 0 ? Math.floor((100 * finished) / total) : (n.status === 'sent' ? 100 : 0);
     const parts = ['acknowledged', 'delivered', 'sent', 'failed', 'expired', 'unreachable', 'opted_out', 'cancelled', 'sending', 'queued']
       .map((s) => ({ value: rec[s] || 0, class: s, label: t('notices.r.' + s) }));
-    clear(prog).append(
+    fill(prog, 
       h('div', { class: 'row' }, h('span', { class: 'pct', id: 'notice-progress-pct', dataset: { pct } }, t('notices.done_pct', { pct })),
         h('span', { class: 'muted', id: 'notice-reached' }, t('notices.reached', { n: d.reached || 0, total, acks: d.acknowledged || 0 }))),
       progress(parts, total, { id: 'notice-progress-bar' }),
