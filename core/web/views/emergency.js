@@ -1,4 +1,4 @@
-// 应急: the trigger form, a live roll-call board (coming / cannot / no answer, by group), the
+// 应急 (the delivery states' names are the notices view's strings): the trigger form, a live roll-call board (coming / cannot / no answer, by group), the
 // delivery of the alert, its timeline, and stand-down.
 import { api, download, query } from '../api.js';
 import { t, registerStrings } from '../i18n.js';
@@ -171,8 +171,8 @@ function renderAlert(root, id, ctx) {
     ], [...byGroup.values()].sort((x, y) => x.group.localeCompare(y.group, 'zh'))));
     const d = detail.delivery || {};
     const rec = d.recipients || {};
-    fill(delivery, h('div', { class: 'legend' }, Object.entries(rec).map(([k, v]) => h('span', {}, `${k} `, h('b', {}, String(v))))),
-      h('div', { class: 'legend' }, Object.entries(d.via || {}).map(([k, v]) => h('span', {}, `${k} `, h('b', {}, String(v))))));
+    fill(delivery, h('div', { class: 'legend' }, Object.entries(rec).map(([k, v]) => h('span', {}, t('notices.r.' + k) + ' ', h('b', {}, String(v))))),
+      h('div', { class: 'legend' }, Object.entries(d.via || {}).map(([k, v]) => h('span', {}, t('notices.via.' + k) + ' ', h('b', {}, String(v))))));
     fill(timeline, table([
       { label: t('emergency.col.time'), render: (e) => time(e.at_ms) },
       { label: t('emergency.col.event'), render: (e) => t('emergency.ev.' + e.event) },
