@@ -79,8 +79,14 @@ std::vector<Registration> register_opinions_api(RouteRegistry& routes, Tickets& 
   list.handler = [&tickets](const HttpRequest& req, const Responder& respond) {
     std::int64_t total = 0;
     json items = json::array();
-    const std::int64_t assignee =
-        req.query_param("mine") == "true" ? std::max<std::int64_t>(req.principal_person_id, 1) : 0;
+    const bool mine = req.query_param("mine") == "true";
+    // "Mine" needs a token that acts for a person; without one it used to list person 1's tickets.
+    if (mine && req.principal_person_id <= 0)
+      return respond(
+          HttpResponse::error(422, "invalid",
+                              "mine=true 需要代表某人的令牌（token create --person）/ mine=true needs a token "
+                              "that acts for a person (token create --person)"));
+    const std::int64_t assignee = mine ? req.principal_person_id : 0;
     for (const auto& t : tickets.list(req.query_param("status"), assignee, 0, 200, &total))
       items.push_back(ticket_json(tickets, req, t));
     respond(HttpResponse::json(200, {{"items", items}, {"total", total}}));
@@ -247,7 +253,7 @@ std::vector<Registration> register_opinions_api(RouteRegistry& routes, Tickets& 
   results.summary = "Counts per option, voters, eligible, turnout overall and by org unit (live until the close)";
   results.handler = [&polls](const HttpRequest& req, const Responder& respond) {
     const auto p = polls.by_code(req.path_param("code"));
-    if (!p) return respond(HttpResponse::error(404, "not_found", "no such poll"));
+    if (!p) return respond(HttpResponse::error(404, "not_found", "没有这个投票 / no such poll"));
     respond(
         HttpResponse::json(200, p->status == "closed" && p->results.is_object() ? p->results : polls.results(p->id)));
   };
@@ -260,7 +266,7 @@ std::vector<Registration> register_opinions_api(RouteRegistry& routes, Tickets& 
   named.summary = "Who voted what in a named poll (person, household, option, time); 403 for an anonymous poll";
   named.handler = [&polls](const HttpRequest& req, const Responder& respond) {
     const auto p = polls.by_code(req.path_param("code"));
-    if (!p) return respond(HttpResponse::error(404, "not_found", "no such poll"));
+    if (!p) return respond(HttpResponse::error(404, "not_found", "没有这个投票 / no such poll"));
     if (p->anonymous)
       return respond(HttpResponse::error(403, "anonymous", "the poll is anonymous: no one sees who voted what"));
     respond(HttpResponse::json(200, {{"items", polls.votes(p->id)}}));
@@ -275,7 +281,7 @@ std::vector<Registration> register_opinions_api(RouteRegistry& routes, Tickets& 
   results_csv.response_content_type = "text/csv; charset=utf-8";
   results_csv.handler = [&polls](const HttpRequest& req, const Responder& respond) {
     const auto p = polls.by_code(req.path_param("code"));
-    if (!p) return respond(HttpResponse::error(404, "not_found", "no such poll"));
+    if (!p) return respond(HttpResponse::error(404, "not_found", "没有这个投票 / no such poll"));
     const json r = p->status == "closed" && p->results.is_object() ? p->results : polls.results(p->id);
     std::string out = "\xEF\xBB\xBF序号,选项,票数\r\n";
     for (const auto& o : r["options"])
@@ -301,8 +307,9 @@ std::vector<Registration> register_opinions_api(RouteRegistry& routes, Tickets& 
   close.summary = "Close a poll now: the results are stored and published as a notice";
   close.handler = [&polls](const HttpRequest& req, const Responder& respond) {
     const auto p = polls.by_code(req.path_param("code"));
-    if (!p) return respond(HttpResponse::error(404, "not_found", "no such poll"));
-    if (p->status == "closed") return respond(HttpResponse::error(409, "conflict", "the poll is closed already"));
+    if (!p) return respond(HttpResponse::error(404, "not_found", "没有这个投票 / no such poll"));
+    if (p->status == "closed")
+      return respond(HttpResponse::error(409, "conflict", "投票已经结束 / the poll is closed already"));
     polls.close(p->id);
     respond(HttpResponse::json(200, polls.by_code(p->code)->results));
   };

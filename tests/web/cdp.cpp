@@ -177,9 +177,9 @@ class Connection {
     const auto deadline = Clock::now() + timeout;
     std::unique_lock lock(mutex_);
     for (std::size_t next = from;;) {
-      const auto& list = events_[session];
-      for (; next < list.size(); ++next)
-        if (match(list[next])) return list[next];
+      if (const auto list = events_.find(session); list != events_.end())
+        for (; next < list->second.size(); ++next)
+          if (match(list->second[next])) return list->second[next];
       if (closed_) throw CdpError("while waiting for " + what + ": " + closed_message());
       if (Clock::now() >= deadline) throw CdpError("timed out after " + ms_text(timeout) + " waiting for " + what);
       changed_.wait_until(lock, deadline);
@@ -451,14 +451,16 @@ Browser::~Browser() {
 void Browser::shutdown() noexcept {
   try {
     const auto stopping = Clock::now();
+    bool closing = false;
     if (connection_ != nullptr) {
       try {
         connection_->command("Browser.close", json::object(), "", std::chrono::seconds(5));
-      } catch (const std::exception&) {  // already gone: the process group is killed below
+        closing = true;
+      } catch (const std::exception&) {  // gone or hung: the process group is killed below
       }
     }
     if (pid_ > 0) {
-      const auto deadline = Clock::now() + std::chrono::seconds(5);
+      const auto deadline = Clock::now() + std::chrono::seconds(closing ? 5 : 0);
       while (exit_status(pid_).empty() && Clock::now() < deadline) std::this_thread::sleep_for(milliseconds(20));
       // Whatever is left (renderers, GPU process, a hung browser), while the zombie still holds the group id.
       ::kill(-pid_, SIGKILL);

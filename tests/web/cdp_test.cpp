@@ -66,6 +66,7 @@ const char* const kHome = R"(<!doctype html>
 
 const char* const kBoom = R"(<!doctype html><meta charset="utf-8"><title>boom</title>
 <p>出错的页面</p>
+<img src="/missing.png" alt="">
 <script>
   console.error('bad thing', 42);
   setTimeout(() => { throw new Error('boom'); });
@@ -214,6 +215,9 @@ TEST_F(CdpTest, RequestsListThePageItsImageAndItsFetch) {
   EXPECT_THAT(requests, Contains(server_.url("/")));
   EXPECT_THAT(requests, Contains(server_.url("/pixel.png")));
   EXPECT_THAT(requests, Contains(server_.url("/api")));
+  const auto received = server_.wait_for(3);
+  ASSERT_FALSE(received.empty());
+  EXPECT_THAT(received.front().headers, Contains(::testing::Pair("accept-language", ::testing::StartsWith("zh-CN"))));
   EXPECT_THAT(page_->console_errors(), ::testing::IsEmpty());
 }
 
@@ -223,9 +227,12 @@ TEST_F(CdpTest, ConsoleErrorsCollectExceptionsAndConsoleError) {
     const auto errors = page_->console_errors();
     return std::any_of(errors.begin(), errors.end(), [](const std::string& e) { return e.find("boom") != e.npos; });
   })) << ::testing::PrintToString(page_->console_errors());
-  // Each once: console.error is reported by the Runtime domain only, not again by Log.
+  // Each once (console.error comes from the Runtime domain only, not again from Log), and the
+  // broken image as the browser reports it.
   EXPECT_THAT(page_->console_errors(),
-              ::testing::UnorderedElementsAre(HasSubstr("bad thing 42"), HasSubstr("Uncaught Error: boom")));
+              ::testing::UnorderedElementsAre(HasSubstr("bad thing 42"), HasSubstr("Uncaught Error: boom"),
+                                              AllOf(HasSubstr("404"), HasSubstr(server_.url("/missing.png")))))
+      << ::testing::PrintToString(page_->console_errors());
 }
 
 TEST_F(CdpTest, JavaScriptExceptionsBecomeCdpErrors) {

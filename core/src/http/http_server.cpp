@@ -313,7 +313,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                 if (!route->roles.empty() && principal->role != "admin" &&
                     std::find(route->roles.begin(), route->roles.end(), principal->role) == route->roles.end()) {
                   respond(HttpResponse::error(403, "forbidden",
-                                              "the role '" + principal->role + "' may not use this route"));
+                                              "您的角色（" + principal->role + "）无权使用此功能 / the role '" +
+                                                  principal->role + "' may not use this route"));
                   return;
                 }
                 r.principal = principal->name;

@@ -165,6 +165,11 @@ TEST_F(Tickets, BadInputIsRefusedAndOnlyTheSenderOrHandlerSeesProgress) {
   EXPECT_EQ(cadre.call("POST", "/api/v1/opinions/tickets/YJ-2026-0001/answer", {{"text", " "}}).status, 422);
   Api villager(*server_, "villager");
   EXPECT_EQ(villager.call("GET", "/api/v1/opinions/tickets").status, 403);
+  // "Mine" for a token that acts for nobody is refused, not answered with someone else's tickets.
+  Api faceless(*server_, "cadre");
+  EXPECT_EQ(faceless.call("GET", "/api/v1/opinions/tickets?mine=true").status, 422);
+  EXPECT_EQ(faceless.call("GET", "/api/v1/opinions/tickets").body["total"], 1);
+  EXPECT_EQ(cadre.call("GET", "/api/v1/opinions/tickets?mine=true").status, 200);
   EXPECT_EQ(server_->count("SELECT COUNT(*) FROM op_tickets WHERE status = 'open'"), 1);
 }
 
