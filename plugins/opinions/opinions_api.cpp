@@ -3,7 +3,11 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
+#include <set>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -57,6 +61,63 @@ using plugin_support::refused;
 constexpr const char* kTicketSchema =
     R"json({"type":"object","properties":{"number":{"type":"string"},"kind":{"type":"string"},"category":{"type":"string"},"text":{"type":"string"},"sender":{"type":"object","description":"only {anonymous:true} for an anonymous ticket unless the caller is a supervisor"},"org_unit":{"type":["string","null"]},"assignee_person_id":{"type":["integer","null"]},"level":{"type":"integer"},"status":{"type":"string","enum":["open","answered"]},"sla_due_ms":{"type":"integer"},"created_at_ms":{"type":"integer"},"answer":{"type":["string","null"]},"answered_by":{"type":"string"},"answered_at_ms":{"type":["integer","null"]},"rating":{"type":["string","null"],"enum":["satisfied","unsatisfied",null]}}})json";
 
+// A cadre's token that acts for a person reaches the tickets and the people of the units that
+// person answers for (四包一联), with their sub-units, and no further (docs/API.md "Roles and
+// scope"); a cadre token without a person, or whose person answers for the village or for no
+// unit, reaches the whole village. Other roles are not narrowed here.
+class CadreScope {
+ public:
+  CadreScope(const HttpRequest& req, Directory& directory) : directory_(directory) {
+    if (req.principal_role != "cadre" || req.principal_person_id <= 0) return;
+    for (const auto& u : directory.units_responsible_for(req.principal_person_id)) {
+      if (u.parent_id == 0) {
+        units_.clear();
+        return;
+      }
+      units_.push_back(u);
+    }
+  }
+  [[nodiscard]] bool everywhere() const { return units_.empty(); }
+  [[nodiscard]] bool contains_unit(std::int64_t unit_id) {
+    if (everywhere()) return true;
+    auto it = known_.find(unit_id);
+    if (it != known_.end()) return it->second;
+    bool inside = false;
+    if (const auto unit = directory_.org_unit(unit_id))
+      for (const auto& u : units_)
+        if (unit->path == u.path || unit->path.starts_with(u.path + "/")) inside = true;
+    known_.emplace(unit_id, inside);
+    return inside;
+  }
+  // How many of the audience's people are outside the scope.
+  [[nodiscard]] std::int64_t outside(const Audience& audience) {
+    if (everywhere()) return 0;
+    Audience scope;
+    for (const auto& u : units_) scope.org_units.push_back(u.id);
+    const auto inside = directory_.resolve(scope);
+    const std::set<std::int64_t> allowed(inside.begin(), inside.end());
+    std::int64_t n = 0;
+    for (auto id : directory_.resolve(audience))
+      if (!allowed.contains(id)) ++n;
+    return n;
+  }
+  [[nodiscard]] std::string names() const {
+    std::string out;
+    for (const auto& u : units_) out += (out.empty() ? "" : "、") + u.path;
+    return out;
+  }
+  [[nodiscard]] HttpResponse refusal() const {
+    return HttpResponse::error(
+        403, "out_of_scope",
+        "这条意见不在您负责的范围（" + names() + "）内 / this ticket is outside your units (" + names() + ")");
+  }
+
+ private:
+  Directory& directory_;
+  std::vector<OrgUnit> units_;
+  std::map<std::int64_t, bool> known_;
+};
+
 }  // namespace
 
 std::vector<Registration> register_opinions_api(RouteRegistry& routes, Tickets& tickets, Polls& polls,
@@ -87,8 +148,20 @@ std::vector<Registration> register_opinions_api(RouteRegistry& routes, Tickets& 
                               "mine=true 需要代表某人的令牌（token create --person）/ mine=true needs a token "
                               "that acts for a person (token create --person)"));
     const std::int64_t assignee = mine ? req.principal_person_id : 0;
-    for (const auto& t : tickets.list(req.query_param("status"), assignee, 0, 200, &total))
-      items.push_back(ticket_json(tickets, req, t));
+    CadreScope scope(req, tickets.directory());
+    if (scope.everywhere()) {
+      for (const auto& t : tickets.list(req.query_param("status"), assignee, 0, 200, &total))
+        items.push_back(ticket_json(tickets, req, t));
+    } else {
+      for (std::int64_t offset = 0;; offset += 1000) {
+        const auto page = tickets.list(req.query_param("status"), assignee, offset, 1000);
+        for (const auto& t : page) {
+          if (!scope.contains_unit(t.org_unit_id)) continue;
+          if (++total <= 200) items.push_back(ticket_json(tickets, req, t));
+        }
+        if (page.size() < 1000) break;
+      }
+    }
     respond(HttpResponse::json(200, {{"items", items}, {"total", total}}));
   };
   add(std::move(list));
@@ -103,9 +176,11 @@ std::vector<Registration> register_opinions_api(RouteRegistry& routes, Tickets& 
   csv.response_content_type = "text/csv; charset=utf-8";
   csv.handler = [&tickets](const HttpRequest& req, const Responder& respond) {
     std::string out = "\xEF\xBB\xBF编号,类别,组,提出人,内容,状态,答复人,答复,评价\r\n";
+    CadreScope scope(req, tickets.directory());
     for (std::int64_t offset = 0;; offset += 1000) {
       const auto page = tickets.list("", 0, offset, 1000);
       for (const auto& t : page) {
+        if (!scope.contains_unit(t.org_unit_id)) continue;
         const json s = sender_json(tickets, req, t);
         std::string unit;
         if (auto u = tickets.directory().org_unit(t.org_unit_id)) unit = u->path;
@@ -134,7 +209,9 @@ std::vector<Registration> register_opinions_api(RouteRegistry& routes, Tickets& 
   detail.response_schema = kTicketSchema;
   detail.handler = [&tickets](const HttpRequest& req, const Responder& respond) {
     const auto t = tickets.by_number(req.path_param("number"));
-    if (!t) return respond(HttpResponse::error(404, "not_found", "no such ticket"));
+    if (!t) return respond(HttpResponse::error(404, "not_found", "没有这条意见 / no such ticket"));
+    CadreScope scope(req, tickets.directory());
+    if (!scope.contains_unit(t->org_unit_id)) return respond(scope.refusal());
     respond(HttpResponse::json(200, ticket_json(tickets, req, *t)));
   };
   add(std::move(detail));
@@ -155,7 +232,13 @@ std::vector<Registration> register_opinions_api(RouteRegistry& routes, Tickets& 
     if (req.principal_person_id > 0)
       if (auto p = tickets.directory().person(req.principal_person_id)) by = *p;
     if (by.name.empty()) by.name = req.principal;
-    // A group leader answers only what is assigned to them; a cadre or admin anything.
+    // A group leader answers only what is assigned to them; a cadre anything in their units; an
+    // admin anything.
+    CadreScope scope(req, tickets.directory());
+    if (!scope.everywhere()) {
+      const auto t = tickets.by_number(req.path_param("number"));
+      if (t && !scope.contains_unit(t->org_unit_id)) return respond(scope.refusal());
+    }
     const bool any = req.principal_role == "cadre" || req.principal_role == "admin";
     try {
       respond(HttpResponse::json(
@@ -185,7 +268,7 @@ std::vector<Registration> register_opinions_api(RouteRegistry& routes, Tickets& 
   create.request_schema =
       R"json({"type":"object","required":["question","options","audience","deadline"],"properties":{"question":{"type":"string"},"options":{"type":"array","items":{"type":"string"},"minItems":2,"maxItems":9},"audience":{"type":"object"},"per_household":{"type":"boolean","description":"one vote per household (default true), else per person"},"anonymous":{"type":"boolean"},"deadline":{"type":"integer","description":"unix ms"}}})json";
   create.success_status = 201;
-  create.handler = [&polls](const HttpRequest& req, const Responder& respond) {
+  create.handler = [&polls, &tickets](const HttpRequest& req, const Responder& respond) {
     const json body = json::parse(req.body, nullptr, false);
     if (!body.is_object()) return respond(HttpResponse::error(400, "bad_request", "the body must be a JSON object"));
     PollRequest r;
@@ -218,6 +301,13 @@ std::vector<Registration> register_opinions_api(RouteRegistry& routes, Tickets& 
           (std::string_view(flag) == "per_household" ? r.per_household : r.anonymous) = body[flag].get<bool>();
         }
       r.created_by = req.principal;
+      // A scoped cadre asks only the people of their own units.
+      CadreScope scope(req, tickets.directory());
+      if (const auto n = scope.outside(r.audience); n > 0)
+        return respond(HttpResponse::error(
+            403, "out_of_scope",
+            "投票对象中有 " + std::to_string(n) + " 人不在您负责的范围（" + scope.names() + "）内 / " +
+                std::to_string(n) + " persons in the audience are outside your units (" + scope.names() + ")"));
       const Poll p = polls.create(std::move(r));
       respond(HttpResponse::json(201, {{"code", p.code}, {"id", p.id}, {"results", polls.results(p.id)}}));
     } catch (const TicketError& e) {

@@ -173,5 +173,47 @@ TEST_F(Tickets, BadInputIsRefusedAndOnlyTheSenderOrHandlerSeesProgress) {
   EXPECT_EQ(server_->count("SELECT COUNT(*) FROM op_tickets WHERE status = 'open'"), 1);
 }
 
+// A cadre who answers for 一组 only sees, reads and answers 一组's tickets and polls 一组's people;
+// the village's secretary reaches everything (docs/API.md "Roles and scope").
+TEST_F(Tickets, AScopedCadreReachesOnlyTheirOwnUnits) {
+  server_->send("13500000010", "意见 三组的水渠堵了");
+  Api admin(*server_, "admin");
+  const auto group1 = server_->count("SELECT id FROM core_org_units WHERE path = '一组'");
+  ASSERT_EQ(admin
+                .call("PUT", "/api/v1/org-units/" + std::to_string(group1),
+                      {{"responsible_person_id", person("13500000020")}})
+                .status,
+            200);
+  Api scoped(*server_, "cadre", person("13500000020"));
+  Api secretary(*server_, "cadre", person("13500000001"));
+  EXPECT_EQ(secretary.call("GET", "/api/v1/opinions/tickets").body["total"], 1);
+  auto r = scoped.call("GET", "/api/v1/opinions/tickets");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["total"], 0);
+  EXPECT_TRUE(r.body["items"].empty());
+  r = scoped.call("GET", "/api/v1/opinions/tickets/YJ-2026-0001");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(r.body["error"]["code"], "out_of_scope");
+  r = scoped.call("POST", "/api/v1/opinions/tickets/YJ-2026-0001/answer", {{"text", "不归我管也答"}});
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(server_->count("SELECT COUNT(*) FROM op_tickets WHERE status = 'open'"), 1) << "nothing was answered";
+  const auto csv =
+      server_->request("GET", "/api/v1/opinions/tickets.csv", "", {{"Authorization", "Bearer " + scoped.token()}});
+  EXPECT_EQ(csv.body.find("水渠"), std::string::npos);
+
+  const auto deadline =
+      std::chrono::duration_cast<std::chrono::milliseconds>((clock_.now() + std::chrono::hours(24)).time_since_epoch())
+          .count();
+  const nlohmann::json poll{{"question", "修水渠吗"}, {"options", {"修", "不修"}}, {"deadline", deadline}};
+  auto everyone = poll;
+  everyone["audience"] = {{"everyone", true}};
+  r = scoped.call("POST", "/api/v1/opinions/polls", everyone);
+  EXPECT_EQ(r.status, 403) << r.raw;
+  EXPECT_EQ(r.body["error"]["code"], "out_of_scope");
+  auto own = poll;
+  own["audience"] = {{"org_units", {group1}}};
+  EXPECT_EQ(scoped.call("POST", "/api/v1/opinions/polls", own).status, 201);
+}
+
 }  // namespace
 }  // namespace villagebot
