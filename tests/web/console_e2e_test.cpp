@@ -343,6 +343,21 @@ TEST_F(Console, ACsvImportShowsTheDryRunBeforeApplying) {
   std::filesystem::remove_all(dir, ec);
 }
 
+TEST_F(Console, AVillagersMarkupIsShownAsTextNeverRun) {
+  const std::string hostile =
+      "意见 <img src=x onerror=\"document.title='pwned'\"><script>document.title='pwned'</script>路灯坏了";
+  ASSERT_FALSE(server_->send("13800000001", hostile).empty());
+  login(token("admin"));
+  page_->eval("location.hash = '#/opinions'");
+  page_->wait_for("document.querySelector('#opinions-tickets-table') !== null", 10s, "the tickets");
+  EXPECT_THAT(page_->text("#opinions-tickets-table"), HasSubstr("<img src=x onerror="));
+  EXPECT_EQ(
+      page_->eval("document.querySelectorAll('#opinions-tickets-table img, #opinions-tickets-table script').length"),
+      0);
+  EXPECT_NE(page_->eval("document.title").get<std::string>(), "pwned");
+  shot("markup-as-text");
+}
+
 TEST_F(Console, EveryViewRendersOnALaptopAndOnAPhone) {
   login(token("admin"));
   for (const auto& [w, h] : std::vector<std::pair<int, int>>{{1366, 768}, {375, 667}}) {
