@@ -7,6 +7,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -25,6 +26,7 @@
 #include "loader/module_loader.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/tokens.hpp"
+#include "storage/backup.hpp"
 #include "support/logging.hpp"
 #include "support/metrics.hpp"
 #include "villagebot/text.hpp"
@@ -241,6 +243,37 @@ int cmd_token_create(const std::string& name, const std::string& role, const std
   }
   std::cerr << "This token is shown only once; store it safely.\n";
   return 0;
+}
+
+// villagebot backup FILE: an online backup (the server may keep running).
+int cmd_backup(const std::string& config_file, const std::string& file) {
+  auto cfg = load_config(config_file);
+  if (!cfg) return kExitConfig;
+  try {
+    const auto r = storage::backup_database(cfg->storage.path, file);
+    std::cout << "备份完成 / backed up: " << cfg->storage.path << " → " << file << " (" << r.bytes << " bytes, "
+              << r.tables << " tables, integrity ok)\n";
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "villagebot: backup failed: " << e.what() << "\n";
+    return kExitStartup;
+  }
+}
+
+// villagebot restore FILE: replaces the database with a checked backup; refused while a server runs.
+int cmd_restore(const std::string& config_file, const std::string& file) {
+  auto cfg = load_config(config_file);
+  if (!cfg) return kExitConfig;
+  try {
+    storage::ServerLock lock(cfg->storage.path);
+    const auto r = storage::restore_database(file, cfg->storage.path);
+    std::cout << "恢复完成 / restored: " << file << " → " << cfg->storage.path << " (" << r.bytes << " bytes, "
+              << r.tables << " tables); start the server to apply any newer migrations\n";
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "villagebot: restore refused: " << e.what() << "\n";
+    return kExitStartup;
+  }
 }
 
 int cmd_token_list(const std::string& config_file) {
@@ -461,14 +494,34 @@ int main(int argc, char** argv) {
   auto* broadcast_list = broadcast_cmd->add_subcommand("list", "The latest broadcasts");
   broadcast_list->add_option("--config", config_file, "Config file (or VILLAGEBOT_CONFIG)");
 
+  std::string backup_file;
+  auto* backup_cmd =
+      app.add_subcommand("backup", "Copy the database to FILE (SQLite online backup: the server may keep running)");
+  backup_cmd->add_option("FILE", backup_file, "Where to write the backup")->required();
+  backup_cmd->add_option("--config", config_file, "Config file (or VILLAGEBOT_CONFIG)");
+  auto* restore_cmd =
+      app.add_subcommand("restore", "Replace the database with a backup (checked first; the server must be stopped)");
+  restore_cmd->add_option("FILE", backup_file, "The backup to restore")->required();
+  restore_cmd->add_option("--config", config_file, "Config file (or VILLAGEBOT_CONFIG)");
+
   CLI11_PARSE(app, argc, argv);
 
   if (*points_cmd) return cmd_plugin("points", points_cmd->remaining());
   if (*serve) {
     auto cfg = load_config(config_file);
     if (!cfg) return kExitConfig;
+    // One server per database, and none while a restore runs.
+    std::optional<storage::ServerLock> lock;
+    try {
+      lock.emplace(cfg->storage.path);
+    } catch (const std::exception& e) {
+      std::cerr << "villagebot: cannot start: " << e.what() << "\n";
+      return kExitStartup;
+    }
     return run_runtime(std::move(*cfg), {}, true);
   }
+  if (*backup_cmd) return cmd_backup(config_file, backup_file);
+  if (*restore_cmd) return cmd_restore(config_file, backup_file);
   if (*check) return cmd_config_check(check_file);
   if (*chat) {
     auto cfg = load_config(config_file);

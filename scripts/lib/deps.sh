@@ -6,8 +6,9 @@ VILLAGEBOT_BUILD_PACKAGES=(
   nlohmann-json3-dev libspdlog-dev libtomlplusplus-dev libcli11-dev
 )
 # python3-icalendar: a standard iCalendar parser reads the volunteers' .ics feeds back in a test.
-# chromium and a CJK font: the web console is tested end to end in headless Chromium (issue 12).
-VILLAGEBOT_TEST_PACKAGES=(libgtest-dev libgmock-dev clang-format curl python3-icalendar chromium fonts-wqy-microhei)
+# chromium and a CJK font: the web console is tested end to end in headless Chromium (issue 12);
+# systemd: systemd-analyze verifies the service unit (issue 13).
+VILLAGEBOT_TEST_PACKAGES=(libgtest-dev libgmock-dev clang-format curl python3-icalendar chromium fonts-wqy-microhei systemd)
 
 villagebot_missing_packages() {
   local p missing=()
