@@ -365,6 +365,40 @@ void Runtime::start() {
     auto* sqlite = dynamic_cast<storage::SqliteStorage*>(d.storage.get());
     d.metrics.gauge("villagebot_storage_write_queue_depth", "Write jobs waiting for the writer",
                     [sqlite] { return static_cast<double>(sqlite->queue_depth()); });
+    // For the alert rules (config/prometheus/villagebot-alerts.yml): a queue that does not move and
+    // scheduled work (escalation steps, reminders, poll closes) that does not run.
+    Storage* store = d.storage.get();
+    auto now_ms = [now] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(now().time_since_epoch()).count();
+    };
+    d.metrics.gauge(
+        "villagebot_outbox_oldest_due_seconds",
+        "Seconds the oldest unsent message (queued or being sent) has been due (0: none); grows when a queue is stuck",
+        [store, now_ms] {
+          const auto t = now_ms();
+          return static_cast<double>(store->read([&](Session& s) {
+                   return s
+                       .query(
+                           "SELECT COALESCE(MAX(? - MAX(created_at_ms, not_before_ms)), 0) FROM "
+                           "core_outbox WHERE status IN ('queued', 'sending') AND not_before_ms <= ?",
+                           {t, t})
+                       .at(0)
+                       .integer(0);
+                 })) /
+                 1000.0;
+        });
+    d.metrics.gauge("villagebot_up", "1 when /healthz says ok (database, plugins, adapters), else 0",
+                    [&d] { return d.health()["status"] == "ok" ? 1.0 : 0.0; });
+    d.metrics.gauge(
+        "villagebot_scheduler_overdue_jobs",
+        "Scheduled jobs (escalation steps, reminders, poll closes) more than a minute past due", [store, now_ms] {
+          const auto t = now_ms();
+          return static_cast<double>(store->read([&](Session& s) {
+            return s.query("SELECT COUNT(*) FROM core_jobs WHERE status = 'pending' AND due_at_ms < ?", {t - 60000})
+                .at(0)
+                .integer(0);
+          }));
+        });
     d.configure_modules();
     for (auto& r : register_core_commands(d.router, *d.directory, *d.messenger, d.events, d.cfg.village_name))
       d.core_registrations.push_back(std::move(r));

@@ -69,6 +69,10 @@ std::string Metrics::render() const {
     for (const auto& [labels, v] : series)
       out << name << (labels.empty() ? "" : "{" + labels + "}") << ' ' << v << '\n';
   }
+  // A described counter with nothing counted yet is still announced, so that a dashboard or an
+  // alert rule finds the family from the first scrape.
+  for (const auto& [name, family] : families_)
+    if (family.type == "counter" && !counters_.contains(name)) header(name, "counter");
   for (const auto& [name, series] : histograms_) {
     header(name, "histogram");
     for (const auto& [labels, h] : series) {
