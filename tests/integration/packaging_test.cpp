@@ -46,5 +46,33 @@ TEST(Packaging, TheSystemdUnitPassesVerifyAndIsHardened) {
   std::filesystem::remove_all(dir, ec);
 }
 
+// The first config the package installs is valid against this build's modules (every plugin
+// enabled), once its module folder is this build's and the generated secret is in the environment.
+TEST(Packaging, TheInstalledConfigPassesConfigCheckAndTheScriptsParse) {
+  std::ifstream in(VILLAGEBOT_BINARY_DIR "/package/villagebot.toml");
+  ASSERT_TRUE(in) << "cmake did not configure config/package/villagebot.toml.in";
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string config = text.str();
+  EXPECT_THAT(config, HasSubstr("path = \"/var/lib/villagebot/villagebot.db\""));
+  config = std::regex_replace(config, std::regex("dir = \"[^\"]*\""), "dir = \"" VILLAGEBOT_MODULE_DIR "\"");
+  const auto dir = make_temp_dir("villagebot-pkgconf");
+  config = std::regex_replace(config, std::regex("/var/lib/villagebot/villagebot.db"), (dir / "v.db").string());
+  std::ofstream(dir / "villagebot.toml") << config;
+  const auto ok = run({"env", "VILLAGEBOT_WEBHOOK_SECRET=0123456789abcdef", VILLAGEBOT_EXE, "config", "check",
+                       (dir / "villagebot.toml").string()});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_THAT(ok.out, HasSubstr("OK"));
+  const auto missing = run({"env", "-u", "VILLAGEBOT_WEBHOOK_SECRET", VILLAGEBOT_EXE, "config", "check",
+                            (dir / "villagebot.toml").string()});
+  EXPECT_NE(missing.exit_code, 0) << "the secret comes from the environment, never from the file";
+  for (const char* script : {"postinst", "prerm", "postrm"}) {
+    const auto r = run({"sh", "-n", std::string(VILLAGEBOT_SOURCE_DIR "/config/package/") + script});
+    EXPECT_EQ(r.exit_code, 0) << script << ": " << r.err;
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
 }  // namespace
 }  // namespace villagebot::testkit
