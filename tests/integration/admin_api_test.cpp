@@ -1193,6 +1193,23 @@ TEST_F(AdminApi, EveryChangeIsAuditedWithActorActionAndBeforeAfter) {
       << "every API entry of this test is the admin token's";
 }
 
+// A cadre token acts for a person; deleting the person revokes it rather than leaving a token
+// with no person, which would reach the whole village.
+TEST_F(AdminApi, DeletingAPersonRevokesTheTokensThatActForThem) {
+  const Reply created = call("POST", "/api/v1/persons", admin_,
+                             {{"name", "吴十"}, {"phone", "13800000012"}, {"household_id", h2_}, {"roles", {"cadre"}}});
+  ASSERT_EQ(created.status, 201) << created;
+  const std::int64_t id = id_of(created.doc);
+  ASSERT_EQ(call("PUT", unit_path(g3_), admin_, {{"responsible_person_id", id}}).status, 200);
+  const std::string scoped = token("cadre-of-g3", "cadre", id);
+  const Reply me = call("GET", "/api/v1/me", scoped);
+  ASSERT_EQ(me.status, 200) << me;
+  EXPECT_EQ(field(me.doc, "scope")["whole_village"], false);
+  ASSERT_TRUE(is_success(call("DELETE", person_path(id), admin_).status));
+  EXPECT_TRUE(is_error(call("GET", "/api/v1/me", scoped), 401)) << "revoked, not widened to the whole village";
+  EXPECT_TRUE(is_error(call("GET", "/api/v1/persons", scoped), 401));
+}
+
 TEST_F(AdminApi, TheAuditLogCannotBeRewrittenOrDeleted) {
   ASSERT_EQ(call("PUT", person_path(p1_), admin_, {{"name", "王大山山"}}).status, 200);
   ASSERT_EQ(call("PUT", person_path(p1_), admin_, {{"name", "王大山"}}).status, 200);

@@ -687,7 +687,12 @@ void DirectoryAdmin::delete_person(const Caller& c, std::int64_t id) {
     json before = person_record(s, id);
     for (const auto& r : before["roles"]) check_grant(c, r.get<std::string>());
     s.execute("UPDATE core_org_units SET responsible_person_id = NULL WHERE responsible_person_id = ?", {id});
-    s.execute("UPDATE core_tokens SET person_id = NULL WHERE person_id = ?", {id});
+    // A token that acted for this person is revoked, not widened: without its person a cadre's
+    // token would reach the whole village.
+    s.execute(
+        "UPDATE core_tokens SET person_id = NULL, revoked_at = COALESCE(revoked_at, CAST(strftime('%s','now') AS "
+        "INTEGER)) WHERE person_id = ?",
+        {id});
     s.execute("DELETE FROM core_persons WHERE id = ?", {id});  // roles and identities cascade
     audit::record(s, c.actor, {"person.delete", "person", std::to_string(id), before, nullptr});
     return true;

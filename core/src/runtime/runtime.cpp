@@ -387,7 +387,7 @@ void Runtime::start() {
                  })) /
                  1000.0;
         });
-    d.metrics.gauge("villagebot_up", "1 when /healthz says ok (database, plugins, adapters), else 0",
+    d.metrics.gauge("villagebot_up", "1 when /healthz says ok (the database answers), else 0",
                     [&d] { return d.health()["status"] == "ok" ? 1.0 : 0.0; });
     d.metrics.gauge(
         "villagebot_scheduler_overdue_jobs",
