@@ -539,26 +539,14 @@ std::optional<Notices::Unread> Notices::unread_for(std::int64_t central_househol
 }
 
 std::vector<OrgUnit> Notices::scope_of(std::int64_t person_id) {
-  if (person_id <= 0) return {};
-  auto units = directory_.units_responsible_for(person_id);
-  for (const auto& u : units)
-    if (u.parent_id == 0) return {};  // the village root: everywhere
-  return units;
+  return plugin_support::scope_units(directory_, person_id);
 }
 
 void Notices::check_scope(const Audience& audience, std::int64_t person_id) {
   const auto units = scope_of(person_id);
-  if (units.empty()) return;
-  Audience scope;
-  for (const auto& u : units) scope.org_units.push_back(u.id);
-  const auto inside = directory_.resolve(scope);
-  const std::set<std::int64_t> allowed(inside.begin(), inside.end());
-  std::int64_t outside = 0;
-  for (auto id : directory_.resolve(audience))
-    if (!allowed.contains(id)) ++outside;
+  const auto outside = plugin_support::outside_scope(directory_, units, audience);
   if (outside == 0) return;
-  std::string names;
-  for (const auto& u : units) names += (names.empty() ? "" : "、") + u.path;
+  const std::string names = plugin_support::unit_names(units);
   throw NoticeError("out_of_scope", "通知对象中有 " + std::to_string(outside) + " 人不在您负责的范围（" + names +
                                         "）内，不能发送 / " + std::to_string(outside) +
                                         " persons in the audience are outside your units (" + names + ")");

@@ -8,15 +8,48 @@
 #include <cstdint>
 #include <cstdio>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "villagebot/directory.hpp"
 #include "villagebot/http.hpp"
 #include "villagebot/i18n.hpp"
 #include "villagebot/scheduler.hpp"
 
 namespace villagebot::plugin_support {
+
+// A cadre's scope (四包一联): the units a person answers for, with their sub-units; empty means
+// the whole village (no person, no unit, or the village itself).
+inline std::vector<OrgUnit> scope_units(Directory& directory, std::int64_t person_id) {
+  if (person_id <= 0) return {};
+  auto units = directory.units_responsible_for(person_id);
+  for (const auto& u : units)
+    if (u.parent_id == 0) return {};
+  return units;
+}
+
+// How many of the audience's people are outside those units (0 when the scope is everywhere).
+inline std::int64_t outside_scope(Directory& directory, const std::vector<OrgUnit>& units, const Audience& audience) {
+  if (units.empty()) return 0;
+  Audience scope;
+  for (const auto& u : units) scope.org_units.push_back(u.id);
+  const auto inside = directory.resolve(scope);
+  const std::set<std::int64_t> allowed(inside.begin(), inside.end());
+  std::int64_t outside = 0;
+  for (auto id : directory.resolve(audience))
+    if (!allowed.contains(id)) ++outside;
+  return outside;
+}
+
+// "一组、二组/东院": the units' paths for a refusal.
+inline std::string unit_names(const std::vector<OrgUnit>& units) {
+  std::string out;
+  for (const auto& u : units) out += (out.empty() ? "" : "、") + u.path;
+  return out;
+}
 
 // The village's offset from UTC in seconds: "+08:00" style, UTC, or (every zone of China) +8.
 inline std::int64_t utc_offset_s(const std::string& zone) {

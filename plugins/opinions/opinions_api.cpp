@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,14 +67,7 @@ constexpr const char* kTicketSchema =
 class CadreScope {
  public:
   CadreScope(const HttpRequest& req, Directory& directory) : directory_(directory) {
-    if (req.principal_role != "cadre" || req.principal_person_id <= 0) return;
-    for (const auto& u : directory.units_responsible_for(req.principal_person_id)) {
-      if (u.parent_id == 0) {
-        units_.clear();
-        return;
-      }
-      units_.push_back(u);
-    }
+    if (req.principal_role == "cadre") units_ = plugin_support::scope_units(directory, req.principal_person_id);
   }
   [[nodiscard]] bool everywhere() const { return units_.empty(); }
   [[nodiscard]] bool contains_unit(std::int64_t unit_id) {
@@ -91,21 +83,9 @@ class CadreScope {
   }
   // How many of the audience's people are outside the scope.
   [[nodiscard]] std::int64_t outside(const Audience& audience) {
-    if (everywhere()) return 0;
-    Audience scope;
-    for (const auto& u : units_) scope.org_units.push_back(u.id);
-    const auto inside = directory_.resolve(scope);
-    const std::set<std::int64_t> allowed(inside.begin(), inside.end());
-    std::int64_t n = 0;
-    for (auto id : directory_.resolve(audience))
-      if (!allowed.contains(id)) ++n;
-    return n;
+    return plugin_support::outside_scope(directory_, units_, audience);
   }
-  [[nodiscard]] std::string names() const {
-    std::string out;
-    for (const auto& u : units_) out += (out.empty() ? "" : "、") + u.path;
-    return out;
-  }
+  [[nodiscard]] std::string names() const { return plugin_support::unit_names(units_); }
   [[nodiscard]] HttpResponse refusal() const {
     return HttpResponse::error(
         403, "out_of_scope",
