@@ -3,7 +3,7 @@
 // API: docs/API.md "Opinions" (/api/v1/opinions/…).
 import { api, download } from '../api.js';
 import { t, registerStrings, currentLang } from '../i18n.js';
-import { h, clear, table, time, errorText, errorBox, toast, card, field, every, button, tabs } from '../ui.js';
+import { h, clear, table, time, errorText, errorBox, toast, card, field, every, button, tabs, fill } from '../ui.js';
 
 registerStrings({
   zh: {
@@ -162,13 +162,6 @@ registerStrings({
   },
 });
 
-// Replaces el's children: nested arrays flattened, null/false skipped (Element.append would print them).
-function put(el, ...kids) {
-  clear(el);
-  for (const k of kids.flat(Infinity)) if (k !== null && k !== undefined && k !== false) el.append(k);
-  return el;
-}
-
 const enc = encodeURIComponent;
 const pct0 = (x) => (Number.isFinite(x) ? Math.round(x * 100) : 0) + '%';
 const pct = (x) => (Number.isFinite(x) ? Math.round(x * 1000) / 10 : 0) + '%';
@@ -183,11 +176,11 @@ function remember(...parts) {
 function bars(rows, { id } = {}) {
   const box = h('div', { class: 'bars', id });
   for (const r of rows) {
-    const fill = h('span');
-    fill.style.width = (Math.max(0, Math.min(1, r.value || 0)) * 100).toFixed(2) + '%';
+    const level = h('span');
+    level.style.width = (Math.max(0, Math.min(1, r.value || 0)) * 100).toFixed(2) + '%';
     box.append(h('div', { class: 'bar-row', dataset: r.data || {} },
       h('span', { class: 'bar-label' }, r.label),
-      h('div', { class: 'bar', title: r.text }, fill),
+      h('div', { class: 'bar', title: r.text }, level),
       h('span', { class: 'bar-value' }, r.text)));
   }
   return box;
@@ -285,13 +278,13 @@ function ticketsTab(el, ctx, openNumber) {
       // Categories come from the data (the config's names and 其他).
       const cats = [...new Set(tickets.map((x) => x.category).filter(Boolean))].sort();
       const keep = category.value;
-      put(category, option('', t('opinions.category.all')),
+      fill(category, option('', t('opinions.category.all')),
         ...cats.map((c) => option(c, c, c === keep)));
       if (keep && !cats.includes(keep)) category.append(option(keep, keep, true));
       draw();
     } catch (e) {
       if (!alive) return;
-      put(listBox, e.status === 403 ? h('p', { class: 'error' }, t('common.forbidden')) : errorBox(e));
+      fill(listBox, e.status === 403 ? h('p', { class: 'error' }, t('common.forbidden')) : errorBox(e));
       countLine.textContent = '';
     }
   }
@@ -317,7 +310,7 @@ function ticketsTab(el, ctx, openNumber) {
       { label: t('opinions.col.status'), render: statusBadge },
       { label: t('opinions.col.rating'), render: ratingBadge },
     ];
-    put(listBox, table(cols, rows, {
+    fill(listBox, table(cols, rows, {
       id: 'opinions-tickets-table',
       empty: t('opinions.tickets.empty'),
       rowAttrs: (x) => ({
@@ -333,14 +326,14 @@ function ticketsTab(el, ctx, openNumber) {
     selected = number;
     for (const tr of listBox.querySelectorAll('tr[data-number]')) tr.classList.toggle('selected', tr.dataset.number === number);
     remember('tickets', number);
-    put(detail, card(number, h('p', { class: 'muted' }, t('common.loading'))));
+    fill(detail, card(number, h('p', { class: 'muted' }, t('common.loading'))));
     try {
       const tk = await api.get('/opinions/tickets/' + enc(number));
       if (!alive || selected !== number) return;
       showTicket(tk);
     } catch (e) {
       if (!alive) return;
-      put(detail, card(number, e.status === 403 ? h('p', { class: 'error' }, t('common.forbidden')) : errorBox(e),
+      fill(detail, card(number, e.status === 403 ? h('p', { class: 'error' }, t('common.forbidden')) : errorBox(e),
         closeButton()));
     }
   }
@@ -377,7 +370,7 @@ function ticketsTab(el, ctx, openNumber) {
     }
     if (tk.status === 'open') body.push(canAnswer ? replyBox(tk) : h('p', { class: 'muted' }, t('opinions.reply.readonly')));
     body.push(h('div', { class: 'row' }, closeButton()));
-    put(detail, h('section', { class: 'card', id: 'opinions-ticket', dataset: { number: tk.number } },
+    fill(detail, h('section', { class: 'card', id: 'opinions-ticket', dataset: { number: tk.number } },
       h('h2', {}, tk.number, ' ', statusBadge(tk)), ...body));
     detail.scrollIntoView({ block: 'start', behavior: 'smooth' });
   }
@@ -441,7 +434,7 @@ function ticketsTab(el, ctx, openNumber) {
       ];
       const unitLabel = (x) => (x.id === 0 ? t('opinions.no_unit') : units.has(x.id) ? unitName(units.get(x.id)) : '#' + x.id);
       const handlerLabel = (x) => (x.id === 0 ? t('opinions.sat.unanswered') : handlers.get(x.id) || '#' + x.id);
-      put(satBox, 
+      fill(satBox, 
         table([{ label: t('opinions.sat.unit'), render: unitLabel }, ...common], sat.by_unit,
           { id: 'opinions-satisfaction-units', rowAttrs: (x) => ({ dataset: { unitId: x.id } }) }),
         h('h3', {}, t('opinions.satisfaction.handlers')),
@@ -449,7 +442,7 @@ function ticketsTab(el, ctx, openNumber) {
           { id: 'opinions-satisfaction-handlers', rowAttrs: (x) => ({ dataset: { personId: x.id } }) }));
     } catch (e) {
       if (!alive) return;
-      put(satBox, e.status === 403 ? h('p', { class: 'error' }, t('common.forbidden')) : errorBox(e));
+      fill(satBox, e.status === 403 ? h('p', { class: 'error' }, t('common.forbidden')) : errorBox(e));
     }
   }
 
@@ -484,7 +477,7 @@ function pollsTab(el, ctx, openCode) {
       const data = await api.get('/opinions/polls');
       if (!alive) return;
       polls = data.items || [];
-      put(listBox, table([
+      fill(listBox, table([
         { label: t('opinions.poll.code'), render: (p) => h('a', {
           href: '#/opinions/polls/' + enc(p.code), id: 'opinions-open-poll-' + p.code,
           onclick: (ev) => { ev.preventDefault(); ev.stopPropagation(); openPoll(p.code); },
@@ -505,7 +498,7 @@ function pollsTab(el, ctx, openCode) {
       }));
     } catch (e) {
       if (!alive) return;
-      put(listBox, e.status === 403 ? h('p', { class: 'error' }, t('common.forbidden')) : errorBox(e));
+      fill(listBox, e.status === 403 ? h('p', { class: 'error' }, t('common.forbidden')) : errorBox(e));
     }
   }
 
@@ -536,7 +529,7 @@ function pollsTab(el, ctx, openCode) {
       actions.append(button(t('opinions.poll.show_votes'), async () => {
         const data = await api.get('/opinions/polls/' + enc(code) + '/votes');
         const texts = meta.options || [];
-        put(votesBox, h('h3', {}, t('opinions.poll.votes_title')), table([
+        fill(votesBox, h('h3', {}, t('opinions.poll.votes_title')), table([
           { label: t('opinions.poll.vote_name'), key: 'name' },
           { label: t('opinions.poll.vote_household'), key: 'household' },
           { label: t('opinions.poll.vote_option'), render: (v) => v.option + (texts[v.option - 1] ? '. ' + texts[v.option - 1] : '') },
@@ -546,7 +539,7 @@ function pollsTab(el, ctx, openCode) {
     }
     actions.append(button(t('opinions.poll.hide'), () => { stop(); current = ''; clear(resultsBox); remember('polls'); loadList(); },
       { id: 'opinions-poll-hide', kind: 'small' }));
-    put(resultsBox, h('section', { class: 'card', id: 'opinions-poll', dataset: { code } },
+    fill(resultsBox, h('section', { class: 'card', id: 'opinions-poll', dataset: { code } },
       h('h2', {}, code, ' ', meta.question || ''),
       h('p', { class: 'muted' }, meta.deadline_ms ? t('opinions.poll.deadline') + t('opinions.colon') + time(meta.deadline_ms) + ' · ' : '',
         t('opinions.poll.hint_vote', { code })),
@@ -555,7 +548,7 @@ function pollsTab(el, ctx, openCode) {
     function draw(r) {
       const voters = r.voters || 0;
       const top = Math.max(0, ...r.options.map((o) => o.votes));
-      put(live, 
+      fill(live, 
         h('p', {},
           r.closed ? h('span', { class: 'badge', id: 'opinions-poll-state' }, t('opinions.poll.closed'))
             : h('span', { class: 'badge ok', id: 'opinions-poll-state' }, t('opinions.poll.open'), ' · ', t('opinions.poll.live')),
@@ -594,7 +587,7 @@ function pollsTab(el, ctx, openCode) {
         }
       } catch (e) {
         if (!alive || current !== code) return;
-        put(live, e.status === 403 ? h('p', { class: 'error' }, t('common.forbidden')) : errorBox(e));
+        fill(live, e.status === 403 ? h('p', { class: 'error' }, t('common.forbidden')) : errorBox(e));
       }
     });
     stopLive = stopThis;
@@ -648,12 +641,12 @@ function pollsTab(el, ctx, openCode) {
         const data = await api.get('/org-units?per_page=500');
         const preset = new Set((scope.org_units || []).map((u) => u.id));
         const items = (data.items || []).filter((u) => u.parent_id !== null).sort((a, b) => a.path.localeCompare(b.path, 'zh'));
-        put(unitsBox, items.length === 0 ? h('span', { class: 'muted' }, t('opinions.new.units_none')) : items.map((u) =>
+        fill(unitsBox, items.length === 0 ? h('span', { class: 'muted' }, t('opinions.new.units_none')) : items.map((u) =>
           h('label', {}, h('input', { type: 'checkbox', id: 'opinions-poll-unit-' + u.id, value: String(u.id),
             checked: scoped && preset.has(u.id) }), ' ', u.path)));
       } catch (e) {
         unitsLoaded = false;
-        put(unitsBox, errorBox(e));
+        fill(unitsBox, errorBox(e));
       }
     }
     const perHousehold = h('input', { type: 'checkbox', id: 'opinions-poll-per-household', checked: true });
@@ -746,11 +739,11 @@ function proposalsTab(el, ctx) {
       const data = await api.get('/opinions/proposals');
       if (!alive) return;
       const items = data.items || [];
-      put(listBox, items.length === 0 ? h('p', { class: 'empty' }, t('opinions.proposals.empty'))
+      fill(listBox, items.length === 0 ? h('p', { class: 'empty' }, t('opinions.proposals.empty'))
         : items.map((p) => proposalCard(p)));
     } catch (e) {
       if (!alive) return;
-      put(listBox, e.status === 403 ? h('p', { class: 'error' }, t('common.forbidden')) : errorBox(e));
+      fill(listBox, e.status === 403 ? h('p', { class: 'error' }, t('common.forbidden')) : errorBox(e));
     }
   }
 

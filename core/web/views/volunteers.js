@@ -3,7 +3,7 @@
 // API: docs/API.md "Volunteers" (/api/v1/volunteers/…).
 import { api, download, query } from '../api.js';
 import { t, registerStrings } from '../i18n.js';
-import { h, clear, table, time, errorText, errorBox, toast, card, field, button, tabs } from '../ui.js';
+import { h, clear, table, time, errorText, errorBox, toast, card, field, button, tabs, fill } from '../ui.js';
 
 registerStrings({
   zh: {
@@ -148,13 +148,6 @@ registerStrings({
   },
 });
 
-// Replaces el's children: nested arrays flattened, null/false skipped (Element.append would print them).
-function put(el, ...kids) {
-  clear(el);
-  for (const k of kids.flat(Infinity)) if (k !== null && k !== undefined && k !== false) el.append(k);
-  return el;
-}
-
 const DAY = 24 * 3600 * 1000;
 const p2 = (n) => String(n).padStart(2, '0');
 const ymd = (d) => `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())}`;
@@ -191,7 +184,7 @@ function postsTab(el) {
   el.append(card(t('volunteers.posts.title'), box));
   loadPosts().then((posts) => {
     if (!alive) return;
-    put(box, table([
+    fill(box, table([
       { label: t('volunteers.post.code'), key: 'code' },
       { label: t('volunteers.post.name'), key: 'name' },
       { label: t('volunteers.post.place'), key: 'place' },
@@ -207,7 +200,7 @@ function postsTab(el) {
         { id: 'volunteers-post-ics-' + p.code, kind: 'small' }) },
     ], posts, { id: 'volunteers-posts-table', empty: t('volunteers.posts.empty'),
       rowAttrs: (p) => ({ id: 'volunteers-post-' + p.code, dataset: { code: p.code } }) }));
-  }).catch((e) => { if (alive) put(box, forbiddenOr(e)); });
+  }).catch((e) => { if (alive) fill(box, forbiddenOr(e)); });
   return () => { alive = false; };
 }
 
@@ -255,7 +248,7 @@ function calendarTab(el, ctx, openId) {
       if (!alive) return;
       draw(first, end, data.items || []);
     } catch (e) {
-      if (alive) put(grid, forbiddenOr(e));
+      if (alive) fill(grid, forbiddenOr(e));
     }
   }
 
@@ -282,7 +275,7 @@ function calendarTab(el, ctx, openId) {
         h('div', { class: 'date' }, md(d), ' ', t('volunteers.wd.' + d.getDay())),
         list.map(chip)));
     }
-    put(grid, cal);
+    fill(grid, cal);
     if (shifts.length === 0) grid.append(h('p', { class: 'empty' }, t('volunteers.cal.no_shifts')));
   }
 
@@ -310,14 +303,14 @@ function calendarTab(el, ctx, openId) {
     selected = id;
     for (const c of grid.querySelectorAll('.shift')) c.classList.toggle('selected', c.dataset.shiftId === String(id));
     try { history.replaceState(null, '', '#/volunteers/calendar/' + id); } catch { /* not important */ }
-    put(detail, card('#' + id, h('p', { class: 'muted' }, t('common.loading'))));
+    fill(detail, card('#' + id, h('p', { class: 'muted' }, t('common.loading'))));
     try {
       const s = await api.get('/volunteers/shifts/' + id);
       if (!alive || selected !== id) return;
       showShift(s);
     } catch (e) {
       if (!alive) return;
-      put(detail, card('#' + id, forbiddenOr(e), closeButton()));
+      fill(detail, card('#' + id, forbiddenOr(e), closeButton()));
     }
   }
 
@@ -384,22 +377,22 @@ function calendarTab(el, ctx, openId) {
     parts.push(actions);
     const headBadge = stateBadge.cloneNode(true);
     headBadge.removeAttribute('id');
-    put(detail, h('section', { class: 'card', id: 'volunteers-shift', dataset: { shiftId: String(s.id), state } },
+    fill(detail, h('section', { class: 'card', id: 'volunteers-shift', dataset: { shiftId: String(s.id), state } },
       h('h2', {}, t('volunteers.shift.title', { id: s.id, post: s.post_name }), ' ', headBadge), ...parts));
     detail.scrollIntoView({ block: 'start', behavior: 'smooth' });
   }
 
   function addSignup(s) {
     const pick = h('select', { id: 'volunteers-signup-person' }, option('', t('volunteers.signup.loading')));
-    const fill = (list) => {
+    const offer = (list) => {
       const taken = new Set((s.signups || []).filter((u) => u.status === 'signed').map((u) => u.person_id));
-      put(pick, option('', t('volunteers.signup.pick')),
+      fill(pick, option('', t('volunteers.signup.pick')),
         list.filter((p) => !taken.has(p.id)).map((p) => option(String(p.id), `${p.name}${p.org_unit_path ? '（' + p.org_unit_path + '）' : ''}`)));
     };
-    if (volunteers) fill(volunteers);
+    if (volunteers) offer(volunteers);
     else {
-      api.get('/persons?role=volunteer&per_page=500').then((d) => { volunteers = d.items || []; if (alive) fill(volunteers); })
-        .catch((e) => { put(pick, option('', errorText(e))); });
+      api.get('/persons?role=volunteer&per_page=500').then((d) => { volunteers = d.items || []; if (alive) offer(volunteers); })
+        .catch((e) => { fill(pick, option('', errorText(e))); });
     }
     return h('div', { class: 'row' },
       field(t('volunteers.signup.person'), pick),
@@ -476,7 +469,7 @@ function calendarTab(el, ctx, openId) {
     });
     return {
       card: form,
-      setPosts(list) { put(post, list.map((p) => option(p.code, `${p.name}（${p.code}）· ${p.place}`))); },
+      setPosts(list) { fill(post, list.map((p) => option(p.code, `${p.name}（${p.code}）· ${p.place}`))); },
     };
   }
 
@@ -519,7 +512,7 @@ function rotaTab(el, ctx) {
       return;
     }
     const b = addDays(new Date(last), 1).getTime(); // the "to" day is included
-    put(draftBox, h('p', { class: 'muted' }, t('common.loading')));
+    fill(draftBox, h('p', { class: 'muted' }, t('common.loading')));
     try {
       const [draft, shifts] = await Promise.all([
         api.post('/volunteers/rota/preview', { from: a, to: b }),
@@ -555,7 +548,7 @@ function rotaTab(el, ctx) {
       if (!alive) return;
       publish.disabled = true;
       publish.dataset.done = '1';
-      put(result, 
+      fill(result, 
         h('div', { class: 'notice-box', dataset: { published: String(published), skipped: String(skipped.length) } },
           t('volunteers.rota.published', { published, skipped: skipped.length })),
         skipped.length ? [h('h3', {}, t('volunteers.rota.skipped')), table([
@@ -569,7 +562,7 @@ function rotaTab(el, ctx) {
     // The publish button sits on the draft only while it is unpublished.
     if (publish && d.published) { publish.disabled = true; result.append(h('div', { class: 'notice-box' }, t('volunteers.rota.published_already'))); }
 
-    put(draftBox, h('section', { class: 'card', id: 'volunteers-rota-draft-card', dataset: { draftId: String(d.draft_id) } },
+    fill(draftBox, h('section', { class: 'card', id: 'volunteers-rota-draft-card', dataset: { draftId: String(d.draft_id) } },
       h('h2', {}, t('volunteers.rota.draft', { id: d.draft_id })),
       h('p', { class: 'muted' }, t('volunteers.rota.period'), t('volunteers.colon'), time(d.from_ms), ' – ', time(d.to_ms)),
       h('div', { class: 'plan', id: 'volunteers-rota-summary' },
@@ -626,7 +619,7 @@ function fairnessTab(el) {
     const a = dayMs(from.value);
     const last = dayMs(to.value);
     if (!Number.isFinite(a) || !Number.isFinite(last) || last < a) {
-      put(box, h('div', { class: 'error', role: 'alert' }, t('volunteers.rota.err_period')));
+      fill(box, h('div', { class: 'error', role: 'alert' }, t('volunteers.rota.err_period')));
       return;
     }
     const b = addDays(new Date(last), 1).getTime();
@@ -634,7 +627,7 @@ function fairnessTab(el) {
       const r = await api.get('/volunteers/fairness' + query({ from: a, to: b }));
       if (alive) draw(r);
     } catch (e) {
-      if (alive) put(box, forbiddenOr(e));
+      if (alive) fill(box, forbiddenOr(e));
     }
   }
 
@@ -646,15 +639,15 @@ function fairnessTab(el) {
       h('b', { id: 'volunteers-fair-' + key }, String(value)));
     const barsBox = h('div', { class: 'bars', id: 'volunteers-fair-bars' });
     for (const p of persons) {
-      const fill = h('span');
-      fill.style.width = (max > 0 ? (100 * p.hours) / max : 0).toFixed(2) + '%';
+      const level = h('span');
+      level.style.width = (max > 0 ? (100 * p.hours) / max : 0).toFixed(2) + '%';
       barsBox.append(h('div', { class: 'bar-row' + (over.has(p.person_id) ? ' over' : ''), dataset: { personId: String(p.person_id), hours: String(p.hours) } },
         h('span', { class: 'bar-label' }, p.name || '#' + p.person_id, t('volunteers.fair.shifts_n', { n: p.shifts }),
           over.has(p.person_id) ? ' ⚠' : ''),
-        h('div', { class: 'bar', title: t('volunteers.fair.hours', { h: hours(p.hours), n: p.shifts }) }, fill),
+        h('div', { class: 'bar', title: t('volunteers.fair.hours', { h: hours(p.hours), n: p.shifts }) }, level),
         h('span', { class: 'bar-value' }, t('volunteers.fair.hours_short', { h: hours(p.hours) }))));
     }
-    put(box, 
+    fill(box, 
       h('div', { class: 'plan', id: 'volunteers-fair-summary' },
         figure(t('volunteers.fair.people'), r.people, 'people'),
         figure(t('volunteers.fair.min'), hours(r.min_hours), 'min'),
