@@ -12,6 +12,17 @@ if(VILLAGEBOT_SANITIZE)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
+# libFuzzer (clang only): every library gets coverage instrumentation and the sanitizers; only the
+# fuzz targets themselves link libFuzzer's main (tests/fuzz/CMakeLists.txt).
+if(VILLAGEBOT_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "VILLAGEBOT_FUZZ needs clang (the fuzz preset sets clang++); this is ${CMAKE_CXX_COMPILER_ID}")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+    -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
 # villagebot_module(<target> KIND plugin|adapter SOURCES ... LIBS ...)
 # A MODULE library named villagebot_<kind>_<name>.so in the shared module folder.
 function(villagebot_module target)

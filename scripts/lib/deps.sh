@@ -8,6 +8,8 @@ VILLAGEBOT_BUILD_PACKAGES=(
 # python3-icalendar: a standard iCalendar parser reads the volunteers' .ics feeds back in a test.
 # chromium and a CJK font: the web console is tested end to end in headless Chromium (issue 12);
 # systemd: systemd-analyze verifies the service unit (issue 13).
+# clang and its sanitizer and libFuzzer runtimes: the fuzz targets (scripts/fuzz.sh, issue 13).
+VILLAGEBOT_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 VILLAGEBOT_TEST_PACKAGES=(libgtest-dev libgmock-dev clang-format curl python3-icalendar chromium fonts-wqy-microhei systemd)
 
 villagebot_missing_packages() {
