@@ -87,7 +87,7 @@ std::string aliyun_signature(const std::string& secret, const std::string& metho
 AliyunAnswer aliyun_result(const ClientResponse& response) {
   AliyunAnswer a;
   if (response.status == 0) {
-    a.result = SendResult::retryable("Aliyun SMS unreachable: " + response.error);
+    a.result = unreachable_or_retry(response, "Aliyun SMS unreachable: " + response.error);
     return a;
   }
   const json body = json::parse(response.body, nullptr, false);
@@ -169,9 +169,12 @@ std::optional<std::vector<InboundMessage>> aliyun_parse_up(const std::string& bo
   }
   std::vector<InboundMessage> out;
   for (const auto& item : doc) {
+    // The sequence id names the message (a repeated push is processed once): an empty one would make
+    // every such text a duplicate of the first.
     if (!item.is_object() || !item.contains("phone_number") || !item["phone_number"].is_string() ||
         !item.contains("content") || !item["content"].is_string() || !item.contains("sequence_id") ||
-        !(item["sequence_id"].is_number_integer() || item["sequence_id"].is_string())) {
+        !(item["sequence_id"].is_number_integer() ||
+          (item["sequence_id"].is_string() && !item["sequence_id"].get_ref<const std::string&>().empty()))) {
       error = "every message needs phone_number, content (strings) and sequence_id";
       return std::nullopt;
     }

@@ -18,6 +18,17 @@ std::int64_t now_ms() {
       .count();
 }
 
+// A member of the type asked for, else the fallback: json::value() throws on a member of another type,
+// and an odd body must be refused (or an odd answer judged), not escape as an exception.
+std::string string_member(const json& o, const char* key) {
+  const auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+std::int64_t integer_member(const json& o, const char* key, std::int64_t fallback) {
+  const auto it = o.find(key);
+  return it != o.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
+}
+
 }  // namespace
 
 std::optional<DingtalkInbound> dingtalk_parse_callback(const std::string& body, std::string& error) {
@@ -26,14 +37,14 @@ std::optional<DingtalkInbound> dingtalk_parse_callback(const std::string& body, 
     error = "expected a DingTalk robot callback (a JSON object)";
     return std::nullopt;
   }
-  if (j.value("msgtype", std::string()) != "text" || !j.contains("text") || !j["text"].is_object() ||
+  if (string_member(j, "msgtype") != "text" || !j.contains("text") || !j["text"].is_object() ||
       !j["text"].contains("content") || !j["text"]["content"].is_string()) {
     error = "only text messages are handled";
     return std::nullopt;
   }
-  const std::string staff = j.value("senderStaffId", std::string());
-  const std::string msg_id = j.value("msgId", std::string());
-  const std::string conversation = j.value("conversationId", std::string());
+  const std::string staff = string_member(j, "senderStaffId");
+  const std::string msg_id = string_member(j, "msgId");
+  const std::string conversation = string_member(j, "conversationId");
   if (staff.empty() || msg_id.empty() || conversation.empty()) {
     error = "a message without senderStaffId, msgId or conversationId";
     return std::nullopt;
@@ -46,22 +57,22 @@ std::optional<DingtalkInbound> dingtalk_parse_callback(const std::string& body, 
   const auto first = text.find_first_not_of(" \t\r\n");
   m.text = first == std::string::npos ? std::string() : text.substr(first);
   m.message_id = msg_id;
-  m.channel = j.value("conversationType", std::string()) == "2" ? ChannelKind::group : ChannelKind::personal;
+  m.channel = string_member(j, "conversationType") == "2" ? ChannelKind::group : ChannelKind::personal;
   if (m.channel == ChannelKind::group) m.chat_id = conversation;
-  out.session_webhook = j.value("sessionWebhook", std::string());
-  out.session_expires_ms = j.value("sessionWebhookExpiredTime", std::int64_t{0});
+  out.session_webhook = string_member(j, "sessionWebhook");
+  out.session_expires_ms = integer_member(j, "sessionWebhookExpiredTime", 0);
   return out;
 }
 
 SendResult dingtalk_result(const ClientResponse& response, int throttle_retry_s) {
-  if (response.status == 0) return SendResult::retryable("DingTalk unreachable: " + response.error);
+  if (response.status == 0) return unreachable_or_retry(response, "DingTalk unreachable: " + response.error);
   if (response.status >= 500 || response.status == 429)
     return SendResult::retryable("DingTalk answered HTTP " + std::to_string(response.status));
   const json body = json::parse(response.body, nullptr, false);
   if (response.status != 200 || !body.is_object())
     return SendResult::permanent("DingTalk answered HTTP " + std::to_string(response.status));
-  const auto code = body.value("errcode", std::int64_t{-1});
-  const std::string message = "DingTalk errcode " + std::to_string(code) + ": " + body.value("errmsg", std::string());
+  const auto code = integer_member(body, "errcode", -1);
+  const std::string message = "DingTalk errcode " + std::to_string(code) + ": " + string_member(body, "errmsg");
   if (code == 0) return SendResult::ok();
   if (code == 130101) return SendResult::retryable(message + " (over 20 a minute)", throttle_retry_s);
   if (code == -1) return SendResult::retryable(message + " (system busy)", 1);

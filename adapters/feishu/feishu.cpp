@@ -15,6 +15,17 @@ namespace {
 
 using nlohmann::json;
 
+// A member of the type asked for, else the fallback: json::value() throws on a member of another type,
+// and an odd event must be refused (or an odd answer judged), not escape as an exception.
+std::string string_member(const json& o, const char* key) {
+  const auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+std::int64_t integer_member(const json& o, const char* key, std::int64_t fallback) {
+  const auto it = o.find(key);
+  return it != o.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
+}
+
 // "@_user_1 积分" → "积分": Feishu writes each mention in the text as @_user_ and a number.
 std::string without_mentions(std::string text) {
   for (auto a = text.find("@_user_"); a != std::string::npos; a = text.find("@_user_")) {
@@ -47,60 +58,59 @@ FeishuEvent feishu_parse_event(const FeishuSettings& s, const HttpRequest& reque
     j = json::parse(*plain, nullptr, false);
     if (!j.is_object()) return {400, "the decrypted event is not JSON", {}, {}};
     // Only the URL check comes unsigned; a message must be signed.
-    if (!signed_request && j.value("type", std::string()) != "url_verification")
+    if (!signed_request && string_member(j, "type") != "url_verification")
       return {401, "an event without X-Lark-Signature", {}, {}};
   } else if (encrypted) {
     return {400, "an encrypted event, but no encrypt_key is configured", {}, {}};
   }
-  const std::string token = j.contains("header") && j["header"].is_object() ? j["header"].value("token", std::string())
-                                                                            : j.value("token", std::string());
+  const std::string token =
+      j.contains("header") && j["header"].is_object() ? string_member(j["header"], "token") : string_member(j, "token");
   if (!s.verification_token.empty() && !crypto::constant_time_equal(token, s.verification_token))
     return {401, "the verification token does not match", {}, {}};
   FeishuEvent out;
-  if (j.value("type", std::string()) == "url_verification") {
-    out.challenge = j.value("challenge", std::string());
+  if (string_member(j, "type") == "url_verification") {
+    out.challenge = string_member(j, "challenge");
     if (out.challenge.empty()) return {400, "url_verification without a challenge", {}, {}};
     return out;
   }
   if (!j.contains("header") || !j["header"].is_object() ||
-      j["header"].value("event_type", std::string()) != "im.message.receive_v1" || !j.contains("event") ||
+      string_member(j["header"], "event_type") != "im.message.receive_v1" || !j.contains("event") ||
       !j["event"].is_object())
     return out;  // other events: acknowledged
   const json& e = j["event"];
-  if (!e.contains("sender") || !e["sender"].is_object() || e["sender"].value("sender_type", std::string()) != "user")
+  if (!e.contains("sender") || !e["sender"].is_object() || string_member(e["sender"], "sender_type") != "user")
     return out;
   if (!e.contains("message") || !e["message"].is_object()) return {400, "an event without its message", {}, {}};
   const json& msg = e["message"];
-  if (msg.value("message_type", std::string()) != "text") return out;
-  const json content = json::parse(msg.value("content", std::string()), nullptr, false);
+  if (string_member(msg, "message_type") != "text") return out;
+  const json content = json::parse(string_member(msg, "content"), nullptr, false);
   const json sender_id = e["sender"].value("sender_id", json::object());
-  const std::string open_id = sender_id.is_object() ? sender_id.value("open_id", std::string()) : std::string();
+  const std::string open_id = string_member(sender_id, "open_id");
   if (!content.is_object() || !content.contains("text") || !content["text"].is_string() || open_id.empty())
     return {400, "a text message without its text or sender", {}, {}};
   InboundMessage m;
   m.identity_kind = "feishu";
   m.sender = open_id;
   m.text = without_mentions(content["text"].get<std::string>());
-  m.channel = msg.value("chat_type", std::string()) == "p2p" ? ChannelKind::personal : ChannelKind::group;
-  if (m.channel == ChannelKind::group) m.chat_id = msg.value("chat_id", std::string());
-  m.message_id = msg.value("message_id", j["header"].value("event_id", std::string()));
+  m.channel = string_member(msg, "chat_type") == "p2p" ? ChannelKind::personal : ChannelKind::group;
+  if (m.channel == ChannelKind::group) m.chat_id = string_member(msg, "chat_id");
+  m.message_id = msg.contains("message_id") ? string_member(msg, "message_id") : string_member(j["header"], "event_id");
   if (m.message_id.empty()) return {400, "a message without its id", {}, {}};
   out.message = std::move(m);
   return out;
 }
 
 SendResult feishu_result(const ClientResponse& response, bool* token_invalid) {
-  if (response.status == 0) return SendResult::retryable("Feishu unreachable: " + response.error);
+  if (response.status == 0) return unreachable_or_retry(response, "Feishu unreachable: " + response.error);
   if (response.status >= 500) return SendResult::retryable("Feishu answered HTTP " + std::to_string(response.status));
   const json body = json::parse(response.body, nullptr, false);
   if (!body.is_object()) return SendResult::permanent("Feishu answered HTTP " + std::to_string(response.status));
   // The messaging API says "code"; old bot webhooks say "StatusCode".
-  const auto code =
-      body.contains("code") ? body.value("code", std::int64_t{-1}) : body.value("StatusCode", std::int64_t{-1});
-  const std::string message = "Feishu code " + std::to_string(code) + ": " + body.value("msg", std::string());
+  const auto code = body.contains("code") ? integer_member(body, "code", -1) : integer_member(body, "StatusCode", -1);
+  const std::string message = "Feishu code " + std::to_string(code) + ": " + string_member(body, "msg");
   if (code == 0) {
     std::string id;
-    if (body.contains("data") && body["data"].is_object()) id = body["data"].value("message_id", std::string());
+    if (body.contains("data") && body["data"].is_object()) id = string_member(body["data"], "message_id");
     return SendResult::ok(id);
   }
   if (response.status == 429 || code == 9499 || code == 11232 || code == 99991400)

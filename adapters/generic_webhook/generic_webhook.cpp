@@ -202,7 +202,7 @@ SendResult GenericWebhook::send(const OutboundMessage& message) {
     req.headers.emplace_back("X-Villagebot-Signature", sign_generic(settings_.secret, ts, req.body));
   }
   const auto res = context_->http_client().request(req);
-  if (res.status == 0) return SendResult::retryable(res.error);
+  if (res.status == 0) return unreachable_or_retry(res, res.error);
   if (res.status >= 200 && res.status < 300) {
     // The receiver's id for this message, if it gives one: receipts refer to it.
     const auto answer = nlohmann::json::parse(res.body, nullptr, false);

@@ -15,6 +15,13 @@ namespace {
 
 using nlohmann::json;
 
+// A string member, else "": json::value() throws on a member of another type, and an odd event must
+// be refused (or an odd answer judged), not escape as an exception.
+std::string string_member(const json& o, const char* key) {
+  const auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 // "<@U024BE7LH> 积分" → "积分": mentions of the bot (or anyone) are not part of the command.
 std::string without_mentions(std::string text) {
   for (auto a = text.find("<@"); a != std::string::npos; a = text.find("<@")) {
@@ -57,9 +64,9 @@ std::optional<SlackEvent> slack_parse_event(const std::string& body, std::string
   if (j["type"] != "event_callback" || !j.contains("event") || !j["event"].is_object()) return out;
   const json& e = j["event"];
   // Only people's new messages: not bots (our own posts come back as events), not edits or joins.
-  if (e.value("type", std::string()) != "message" || e.contains("subtype") || e.contains("bot_id")) return out;
-  if (!e.contains("user") || !e["user"].is_string() || !e.contains("text") || !e["text"].is_string() ||
-      !e.contains("channel") || !e["channel"].is_string()) {
+  if (string_member(e, "type") != "message" || e.contains("subtype") || e.contains("bot_id")) return out;
+  if (string_member(e, "user").empty() || !e.contains("text") || !e["text"].is_string() ||
+      string_member(e, "channel").empty()) {
     error = "a message event without user, text or channel";
     return std::nullopt;
   }
@@ -68,16 +75,16 @@ std::optional<SlackEvent> slack_parse_event(const std::string& body, std::string
   m.sender = e["user"].get<std::string>();
   m.text = without_mentions(e["text"].get<std::string>());
   const std::string channel = e["channel"].get<std::string>();
-  m.channel = e.value("channel_type", std::string()) == "im" ? ChannelKind::personal : ChannelKind::group;
+  m.channel = string_member(e, "channel_type") == "im" ? ChannelKind::personal : ChannelKind::group;
   if (m.channel == ChannelKind::group) m.chat_id = channel;
-  m.message_id = j.contains("event_id") && j["event_id"].is_string() ? j["event_id"].get<std::string>()
-                                                                     : channel + ":" + e.value("ts", std::string());
+  m.message_id = string_member(j, "event_id");  // what makes Slack's retries idempotent
+  if (m.message_id.empty()) m.message_id = channel + ":" + string_member(e, "ts");
   out.message = std::move(m);
   return out;
 }
 
 SendResult slack_result(const ClientResponse& response, bool webhook) {
-  if (response.status == 0) return SendResult::retryable("Slack unreachable: " + response.error);
+  if (response.status == 0) return unreachable_or_retry(response, "Slack unreachable: " + response.error);
   if (response.status == 429) return SendResult::retryable("Slack: rate limited", retry_after(response));
   if (response.status >= 500) return SendResult::retryable("Slack answered HTTP " + std::to_string(response.status));
   if (webhook) {  // incoming webhooks answer "ok", or an error word with a 4xx
@@ -85,10 +92,10 @@ SendResult slack_result(const ClientResponse& response, bool webhook) {
     return SendResult::permanent("Slack webhook: " + response.body);
   }
   const json body = json::parse(response.body, nullptr, false);
-  if (response.status == 200 && body.is_object() && body.value("ok", false))
-    return SendResult::ok(body.value("ts", std::string()));
-  const std::string error =
-      body.is_object() ? body.value("error", std::string("unknown")) : "HTTP " + std::to_string(response.status);
+  if (response.status == 200 && body.is_object() && body.contains("ok") && body["ok"] == true)
+    return SendResult::ok(string_member(body, "ts"));
+  std::string error = body.is_object() ? string_member(body, "error") : "HTTP " + std::to_string(response.status);
+  if (error.empty()) error = "unknown";
   if (error == "ratelimited") return SendResult::retryable("Slack: ratelimited", retry_after(response));
   return SendResult::permanent("Slack: " + error);
 }

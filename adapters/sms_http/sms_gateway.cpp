@@ -113,7 +113,8 @@ ClientRequest build_request(const SmsHttpSettings& settings, const TemplateValue
 Verdict evaluate(const SmsHttpSettings& settings, const ClientResponse& response, const std::string& our_id) {
   Verdict v;
   if (response.status == 0) {
-    v.result = SendResult::retryable("短信网关无法连接 / the SMS gateway cannot be reached: " + response.error);
+    v.result =
+        unreachable_or_retry(response, "短信网关无法连接 / the SMS gateway cannot be reached: " + response.error);
     return v;
   }
   const std::string quoted = quote_gateway(response.body);
@@ -158,14 +159,15 @@ std::string quote_gateway(std::string_view body) {
   constexpr std::size_t kLimit = 200;
   std::string line;
   for (const char c : body) line += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
-  // Masked before the cut, so that no half number escapes the mask.
+  // Repaired before the cut (a byte that is not UTF-8 becomes three), masked before the cut so that no
+  // half number escapes the mask.
+  if (!text::valid_utf8(line)) line = text::to_utf8(text::to_u32(line));
   line = text::mask_phones_in(text::trim(line));
   if (line.size() > kLimit) {
     std::size_t cut = kLimit;
     while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;  // not inside a character
     line = line.substr(0, cut) + "…";
   }
-  if (!text::valid_utf8(line)) line = text::to_utf8(text::to_u32(line));
   if (line.empty()) line = "(no body)";
   return line;
 }

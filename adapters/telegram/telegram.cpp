@@ -1,5 +1,8 @@
 #include "telegram.hpp"
 
+#include <algorithm>
+#include <cstdint>
+
 #include <nlohmann/json.hpp>
 
 #include "callback.hpp"
@@ -20,6 +23,22 @@ std::string fit(const std::string& text, std::size_t limit = 4096) {
     if (++chars > limit - 1) return text.substr(0, i) + "…";
   }
   return text;
+}
+
+// A member of the type asked for, else "" (false, the fallback): json::value() throws on a member of
+// another type, and an odd update must be skipped or refused (an odd answer judged), not escape as an
+// exception.
+std::string string_member(const json& o, const char* key) {
+  const auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+bool true_member(const json& o, const char* key) {
+  const auto it = o.find(key);
+  return it != o.end() && it->is_boolean() && it->get<bool>();
+}
+std::int64_t integer_member(const json& o, const char* key, std::int64_t fallback) {
+  const auto it = o.find(key);
+  return it != o.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
 }
 
 std::string id_text(const json& v) {
@@ -43,12 +62,12 @@ std::optional<InboundMessage> telegram_parse_update(const std::string& body, std
     error = "a message without from or chat";
     return std::nullopt;
   }
-  if (m["from"].value("is_bot", false)) return std::nullopt;
+  if (true_member(m["from"], "is_bot")) return std::nullopt;
   InboundMessage out;
   out.identity_kind = "telegram";
   out.sender = id_text(m["from"].value("id", json()));
   const std::string chat = id_text(m["chat"].value("id", json()));
-  const std::string type = m["chat"].value("type", std::string());
+  const std::string type = string_member(m["chat"], "type");
   if (out.sender.empty() || chat.empty()) {
     error = "a message without the sender's or the chat's id";
     return std::nullopt;
@@ -70,11 +89,11 @@ std::optional<InboundMessage> telegram_parse_update(const std::string& body, std
 }
 
 SendResult telegram_result(const ClientResponse& response) {
-  if (response.status == 0) return SendResult::retryable("Telegram unreachable: " + response.error);
+  if (response.status == 0) return unreachable_or_retry(response, "Telegram unreachable: " + response.error);
   const json body = json::parse(response.body, nullptr, false);
-  const std::string description = body.is_object() ? body.value("description", std::string())
-                                                   : std::string("HTTP ") + std::to_string(response.status);
-  if (response.status == 200 && body.is_object() && body.value("ok", false)) {
+  const std::string description =
+      body.is_object() ? string_member(body, "description") : std::string("HTTP ") + std::to_string(response.status);
+  if (response.status == 200 && true_member(body, "ok")) {
     std::string id;
     if (body.contains("result") && body["result"].is_object() && body["result"].contains("message_id"))
       id = id_text(body["result"]["message_id"]);
@@ -83,7 +102,8 @@ SendResult telegram_result(const ClientResponse& response) {
   if (response.status == 429) {
     int after = 1;
     if (body.is_object() && body.contains("parameters") && body["parameters"].is_object())
-      after = static_cast<int>(body["parameters"].value("retry_after", 1));
+      after =
+          static_cast<int>(std::clamp<std::int64_t>(integer_member(body["parameters"], "retry_after", 1), 0, 86400));
     return SendResult::retryable("Telegram: " + description, after);
   }
   if (response.status >= 500) return SendResult::retryable("Telegram answered HTTP " + std::to_string(response.status));

@@ -130,7 +130,7 @@ std::string tc3_authorization(const std::string& secret_id, const std::string& s
 TencentAnswer tencent_result(const ClientResponse& response) {
   TencentAnswer a;
   if (response.status == 0) {
-    a.result = SendResult::retryable("Tencent Cloud SMS unreachable: " + response.error);
+    a.result = unreachable_or_retry(response, "Tencent Cloud SMS unreachable: " + response.error);
     return a;
   }
   const json body = json::parse(response.body, nullptr, false);

@@ -108,7 +108,7 @@ HttpResponse twiml() {
 TwilioOutcome twilio_result(const ClientResponse& response) {
   TwilioOutcome out;
   if (response.status == 0) {
-    out.result = SendResult::retryable("Twilio 无法连接 / Twilio unreachable: " + response.error);
+    out.result = unreachable_or_retry(response, "Twilio 无法连接 / Twilio unreachable: " + response.error);
     return out;
   }
   const json body = json::parse(response.body, nullptr, false);

@@ -23,6 +23,13 @@ std::string fit(const std::string& text, std::size_t limit = 2048) {
   return text.substr(0, cut) + more;
 }
 
+// A string member, else "": json::value() throws on a member of another type, and an odd answer must
+// be judged, not escape as an exception.
+std::string string_member(const json& o, const char* key) {
+  const auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 // A base64 value that went through form decoding ('+' became ' ').
 std::string base64_param(std::string v) {
   std::replace(v.begin(), v.end(), ' ', '+');
@@ -32,16 +39,28 @@ std::string base64_param(std::string v) {
 }  // namespace
 
 std::optional<std::string> xml_field(const std::string& xml, const std::string& tag) {
+  constexpr std::string_view kCdata = "<![CDATA[", kCdataEnd = "]]>";
   const std::string open = "<" + tag + ">", close = "</" + tag + ">";
-  const auto a = xml.find(open);
-  if (a == std::string::npos) return std::nullopt;
+  // The first <Tag> outside CDATA sections: a section is text, whatever tags a villager typed in it.
+  std::size_t a = 0;
+  for (std::size_t at = 0;;) {
+    a = xml.find(open, at);
+    if (a == std::string::npos) return std::nullopt;
+    const auto cdata = xml.find(kCdata, at);
+    if (cdata == std::string::npos || a < cdata) break;
+    const auto end = xml.find(kCdataEnd, cdata + kCdata.size());
+    if (end == std::string::npos) return std::nullopt;
+    at = end + kCdataEnd.size();
+  }
   const auto from = a + open.size();
+  if (xml.compare(from, kCdata.size(), kCdata) == 0) {  // the value is the section, up to its end
+    const auto end = xml.find(kCdataEnd, from + kCdata.size());
+    if (end == std::string::npos || xml.compare(end + kCdataEnd.size(), close.size(), close) != 0) return std::nullopt;
+    return xml.substr(from + kCdata.size(), end - from - kCdata.size());
+  }
   const auto b = xml.find(close, from);
   if (b == std::string::npos) return std::nullopt;
-  std::string v = xml.substr(from, b - from);
-  constexpr std::string_view kCdata = "<![CDATA[";
-  if (v.starts_with(kCdata) && v.ends_with("]]>")) return v.substr(kCdata.size(), v.size() - kCdata.size() - 3);
-  return v;
+  return xml.substr(from, b - from);
 }
 
 WecomCallback wecom_verify_url(const WecomSettings& s, const HttpRequest& request) {
@@ -91,7 +110,7 @@ WecomCallback wecom_parse_message(const WecomSettings& s, const HttpRequest& req
 }
 
 SendResult wecom_result(const ClientResponse& response, int throttle_retry_s, bool* token_invalid) {
-  if (response.status == 0) return SendResult::retryable("WeCom unreachable: " + response.error);
+  if (response.status == 0) return unreachable_or_retry(response, "WeCom unreachable: " + response.error);
   if (response.status >= 500 || response.status == 429)
     return SendResult::retryable("WeCom answered HTTP " + std::to_string(response.status));
   if (response.status != 200) return SendResult::permanent("WeCom answered HTTP " + std::to_string(response.status));
@@ -99,11 +118,11 @@ SendResult wecom_result(const ClientResponse& response, int throttle_retry_s, bo
   if (!body.is_object() || !body.contains("errcode") || !body["errcode"].is_number_integer())
     return SendResult::retryable("WeCom answered something that is not its JSON");
   const auto code = body["errcode"].get<std::int64_t>();
-  const std::string message = "WeCom errcode " + std::to_string(code) + ": " + body.value("errmsg", std::string());
+  const std::string message = "WeCom errcode " + std::to_string(code) + ": " + string_member(body, "errmsg");
   if (code == 0) {
-    const std::string invalid = body.value("invaliduser", std::string());
+    const std::string invalid = string_member(body, "invaliduser");
     if (!invalid.empty()) return SendResult::permanent("WeCom does not know the user " + invalid);
-    return SendResult::ok(body.value("msgid", std::string()));
+    return SendResult::ok(string_member(body, "msgid"));
   }
   if (code == 45009) return SendResult::retryable(message + " (over the frequency limit)", throttle_retry_s);
   if (code == -1) return SendResult::retryable(message + " (system busy)", 1);

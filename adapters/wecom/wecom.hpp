@@ -49,7 +49,8 @@ struct WecomSettings {
   [[nodiscard]] bool callback() const { return !corp_id.empty() && !token.empty() && !encoding_aes_key.empty(); }
 };
 
-// The pieces of a WeCom XML message: <Tag><![CDATA[value]]></Tag> or <Tag>value</Tag>.
+// The pieces of a WeCom XML message: <Tag><![CDATA[value]]></Tag> or <Tag>value</Tag>, the first such
+// element outside CDATA sections (a villager's text cannot spell another field).
 std::optional<std::string> xml_field(const std::string& xml, const std::string& tag);
 
 // A callback's outcome: the message (or nothing, for events), or why it is refused (401/400).

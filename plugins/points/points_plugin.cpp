@@ -350,6 +350,10 @@ class PointsPlugin final : public Plugin {
     r.source = "chat";
     r.proposer_person_id = req.sender.id;
     r.proposer = req.sender.name;
+    // The message's own id: a message handled again after a crash (recovery runs what was accepted
+    // but not marked done) finds its proposal instead of making a second one.
+    if (!req.message.message_id.empty())
+      r.idempotency_key = "chat:" + req.message.adapter_id + ":" + req.message.message_id;
     std::size_t reason_from = 2;
     if (all_digits(req.args[1])) {
       r.points = std::stoll(req.args[1]);

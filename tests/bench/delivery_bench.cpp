@@ -17,7 +17,8 @@
 //   (c) VmRSS of this process with the N messages queued: the gateway holds every request
 //       unanswered meanwhile, so only `concurrency` messages are in flight and nothing drains;
 //   (b) the gateway is crashed and restarted (the held sends fail and are retried after
-//       their back-off) and answers at once from then on: messages/s from the first to the
+//       their back-off; sends refused while it is down are held for gateway_retry_ms, 1 s here)
+//       and answers at once from then on: messages/s from the first to the
 //       last message the gateway accepted, and until every outbox row is `sent`.
 // then (e) an emergency behind 50,000 queued notices on two adapters (emergency_behind), and
 // the HTTP client's own ceiling for scale.
@@ -196,7 +197,11 @@ std::string config_toml(const fs::path& dir, const Options& o, const std::string
     << "[server]\nlisten = \"127.0.0.1:0\"\nthreads = 2\nshutdown_grace_ms = 3000\n\n"
     << "[storage]\npath = \"" << (dir / "villagebot.db").string() << "\"\nsynchronous = \"" << o.sync << "\"\n\n"
     << "[pipeline]\nworkers = " << o.workers << "\nrate_limit_messages = 0\n\n"
-    << "[plugins]\ndir = \"" << o.plugin_dir << "\"\nenabled = []\n\n"
+    << "[plugins]\ndir = \"" << o.plugin_dir
+    << "\"\nenabled = []\n\n"
+    // (b) restarts the gateway: sends refused meanwhile are held for gateway_retry_ms (30 s by
+    // default), which would measure the pause rather than the drain.
+    << "[delivery]\ngateway_retry_ms = 1000\n\n"
     << "[[adapters]]\nid = \"generic\"\ntype = \"generic-webhook\"\nreply_url = \"" << reply_url
     << "\"\nsend_timeout_ms = 600000\nrate_per_minute = 0\nconcurrency = " << o.concurrency << "\n";
   return t.str();

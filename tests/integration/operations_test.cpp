@@ -43,6 +43,7 @@ TEST(Operations, EveryMetricTheAlertRulesUseIsExported) {
   const auto metrics = server.request("GET", "/metrics").body;
   for (const auto& n : used) EXPECT_THAT(metrics, HasSubstr("# TYPE " + n + " ")) << n << " is used by a rule";
   EXPECT_EQ(metric(metrics, "villagebot_up"), 1);
+  EXPECT_EQ(metric(metrics, "villagebot_faults"), 0) << "a healthy server lists no fault";
   EXPECT_EQ(metric(metrics, "villagebot_outbox_oldest_due_seconds"), 0);
   EXPECT_EQ(metric(metrics, "villagebot_scheduler_overdue_jobs"), 0);
 }

@@ -320,7 +320,9 @@ TEST(MockGateway, LatencyDelaysEveryAnswer) {
     });
   for (auto& t : clients) t.join();
   EXPECT_EQ(ok, 8);
-  EXPECT_LT(Clock::now() - t1, 2s);
+  // One after another they would take 8 × 300 ms = 2.4 s; a loaded machine (ASan, a parallel
+  // build) has been seen to need 2.03 s overlapped, so the overlap itself is what is asserted.
+  EXPECT_LT(Clock::now() - t1, 2400ms);
   EXPECT_GE(gw.max_in_flight(), 2U);
   EXPECT_EQ(gw.in_flight(), 0U);
 }

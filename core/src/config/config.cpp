@@ -16,19 +16,39 @@ struct Document {
   toml::table root;
 };
 
+// [A-Za-z_][A-Za-z0-9_]*, by hand: std::regex recurses once per character and overflows the stack
+// on a long name (tests/fuzz/regressions/config/env-name-regex-stack-overflow).
+bool valid_env_name(std::string_view name) {
+  const auto letter = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; };
+  if (name.empty() || !letter(name.front())) return false;
+  for (char c : name)
+    if (!letter(c) && !(c >= '0' && c <= '9')) return false;
+  return true;
+}
+
 // Replaces ${NAME} and ${NAME:-default} in every string value. An unset
 // variable without a default is an error: a misspelt secret name must not
 // silently turn signature checks off.
+// Tables and arrays nest this deep at most: a config needs a few levels, and thousands (a.a.a… = 1)
+// would overflow the stack here (tests/fuzz/regressions/config/dotted-keys-nested-too-deep).
+constexpr int kMaxNesting = 32;
+
 void substitute_env(toml::node& node, const std::string& file, const std::string& key_path,
-                    std::vector<std::string>& errors) {
+                    std::vector<std::string>& errors, int depth = 0) {
+  if (depth > kMaxNesting && (node.is_table() || node.is_array())) {
+    errors.push_back(file + ":" + std::to_string(node.source().begin.line) + ": key '" + key_path +
+                     "': tables and arrays nested more than " + std::to_string(kMaxNesting) + " deep");
+    return;
+  }
   if (auto* t = node.as_table()) {
     for (auto&& [k, v] : *t)
-      substitute_env(v, file, key_path.empty() ? std::string(k.str()) : key_path + "." + std::string(k.str()), errors);
+      substitute_env(v, file, key_path.empty() ? std::string(k.str()) : key_path + "." + std::string(k.str()), errors,
+                     depth + 1);
     return;
   }
   if (auto* a = node.as_array()) {
     std::size_t i = 0;
-    for (auto& v : *a) substitute_env(v, file, key_path + "[" + std::to_string(i++) + "]", errors);
+    for (auto& v : *a) substitute_env(v, file, key_path + "[" + std::to_string(i++) + "]", errors, depth + 1);
     return;
   }
   auto* s = node.as_string();
@@ -56,8 +76,7 @@ void substitute_env(toml::node& node, const std::string& file, const std::string
       fallback = name.substr(d + 2);
       name = name.substr(0, d);
     }
-    static const std::regex valid_name("[A-Za-z_][A-Za-z0-9_]*");
-    if (!std::regex_match(name, valid_name)) {
+    if (!valid_env_name(name)) {
       errors.push_back(file + ":" + line + ": key '" + key_path + "': '${" + name +
                        "}' is not a valid environment variable name");
       return;
@@ -202,6 +221,8 @@ void read_core(Config& cfg, toml::table& root, const std::shared_ptr<Document>& 
     d.max_attempts = static_cast<int>(delivery->integer_or("max_attempts", d.max_attempts, 1, 100));
     d.retry_base = std::chrono::milliseconds(delivery->integer_or("retry_base_ms", d.retry_base.count(), 1, 3'600'000));
     d.retry_max = std::chrono::milliseconds(delivery->integer_or("retry_max_ms", d.retry_max.count(), 1, 86'400'000));
+    d.gateway_retry =
+        std::chrono::milliseconds(delivery->integer_or("gateway_retry_ms", d.gateway_retry.count(), 100, 3'600'000));
     d.expire_after =
         std::chrono::seconds(delivery->integer_or("expire_after_s", d.expire_after.count(), 1, 30 * 86400));
   }

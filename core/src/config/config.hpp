@@ -58,6 +58,9 @@ struct DeliveryConfig {
   int max_attempts = 6;
   std::chrono::milliseconds retry_base{2000};  // first back-off; doubles, with jitter
   std::chrono::milliseconds retry_max{600000};
+  // A gateway that cannot be reached (connection refused, timeout, a modem unplugged): the message
+  // is held, not counted as an attempt, and tried again after this long (unless the adapter says).
+  std::chrono::milliseconds gateway_retry{30000};
   std::chrono::seconds expire_after{86400};  // a message this old is not sent any more
 };
 

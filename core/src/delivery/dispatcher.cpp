@@ -107,14 +107,44 @@ void Dispatcher::wake(bool urgent) {
 
 nlohmann::json Dispatcher::health() {
   std::lock_guard lock(mutex_);
-  return {{"claimed", buffer_.size()},
-          {"in_flight", in_flight_},
-          {"sent", sent_},
-          {"failed", failed_},
-          {"retried", retried_},
-          {"last_error", last_error_},
-          {"concurrency", limits_.concurrency},
-          {"rate_per_minute", limits_.rate_per_minute}};
+  const bool down = unreachable_ >= kDownAfter;
+  nlohmann::json out{{"state", down ? "gateway_down" : "ok"},
+                     {"claimed", buffer_.size()},
+                     {"in_flight", in_flight_},
+                     {"sent", sent_},
+                     {"failed", failed_},
+                     {"retried", retried_},
+                     {"last_error", last_error_},
+                     {"concurrency", limits_.concurrency},
+                     {"rate_per_minute", limits_.rate_per_minute},
+                     {"unreachable_in_a_row", unreachable_}};
+  if (down) {
+    out["down_since_ms"] = down_since_ms_;
+    out["down_error"] = down_error_;
+  }
+  return out;
+}
+
+void Dispatcher::note_gateway(const SendResult& result, std::int64_t now_ms) {
+  std::string went_down, came_back;  // logged outside the lock
+  {
+    std::lock_guard lock(mutex_);
+    if (result.status == SendResult::Status::held) {
+      if (++unreachable_ == kDownAfter) {
+        down_since_ms_ = now_ms;
+        went_down = result.error;
+      }
+      down_error_ = result.error;
+    } else if (result.status == SendResult::Status::sent) {
+      if (unreachable_ >= kDownAfter) came_back = std::to_string((now_ms - down_since_ms_) / 1000);
+      unreachable_ = 0;
+      down_since_ms_ = 0;
+    }
+  }
+  if (!went_down.empty())
+    spdlog::error("gateway {} down: {} sends in a row could not reach it ({}); messages are held, not failed", id_,
+                  kDownAfter, went_down);
+  if (!came_back.empty()) spdlog::warn("gateway {} reachable again after {} s", id_, came_back);
 }
 
 bool Dispatcher::take_token(steady::time_point now) {
@@ -275,7 +305,8 @@ void Dispatcher::finish(const OutboxRow& row, const SendResult& result) {
     }
   } else if (result.status == SendResult::Status::held) {
     // The gateway is down: wait for it without using up the message's attempts.
-    not_before = now_ms + std::max<std::int64_t>(1000, std::int64_t{result.retry_after_s} * 1000);
+    not_before = now_ms + (result.retry_after_s > 0 ? std::int64_t{result.retry_after_s} * 1000
+                                                    : rules_.delivery.gateway_retry.count());
     if (row.expires_at_ms > 0 && not_before > row.expires_at_ms) {
       status = "expired";
       error = "too old to send; the gateway was down: " + result.error;
@@ -291,6 +322,7 @@ void Dispatcher::finish(const OutboxRow& row, const SendResult& result) {
   if (status != "sent")
     spdlog::warn("{} to {} through {} (attempt {}): {}", outcome, text::mask_phone(row.address), id_, row.attempts,
                  error);
+  note_gateway(result, now_ms);
   metrics_.add("villagebot_deliveries_total", labels_ + "," + support::label("result", outcome));
   const std::int64_t id = row.id;
   // Counted with the outcome: a hold (quiet hours, a gateway that is down) is not an attempt.

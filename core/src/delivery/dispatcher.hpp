@@ -71,6 +71,9 @@ class Dispatcher {
   void finish(const OutboxRow& row, const SendResult& result);
   // Outcomes that need no send (expired, cancelled, held for quiet hours).
   void settle(const OutboxRow& row, const std::string& status, const std::string& error, std::int64_t not_before_ms);
+  // Counts sends that could not reach the gateway (held) until one is sent: kDownAfter in a row is
+  // "gateway_down" in /healthz and the log.
+  void note_gateway(const SendResult& result, std::int64_t now_ms);
   bool take_token(std::chrono::steady_clock::time_point now);
   [[nodiscard]] std::chrono::steady_clock::duration until_token(std::chrono::steady_clock::time_point now) const;
 
@@ -98,6 +101,10 @@ class Dispatcher {
   std::mt19937 random_;
   std::int64_t sent_ = 0, failed_ = 0, retried_ = 0;
   std::string last_error_;
+  static constexpr int kDownAfter = 3;
+  int unreachable_ = 0;
+  std::int64_t down_since_ms_ = 0;
+  std::string down_error_;
 
   std::thread thread_;
   std::vector<std::thread> senders_;

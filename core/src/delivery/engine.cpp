@@ -541,6 +541,23 @@ void DeliveryEngine::report_delivery(const std::string& adapter_id, const std::s
       });
 }
 
+void DeliveryEngine::wake_all() {
+  for (auto& d : dispatchers_) d->wake(false);
+}
+
+std::int64_t DeliveryEngine::clock_went_back(std::chrono::milliseconds by) {
+  const auto now_ms = to_ms(rules_.now());
+  std::int64_t moved = 0;
+  storage_.write_sync([&](Session& s) {
+    moved = s.execute(
+        "UPDATE core_outbox SET not_before_ms = MAX(?, not_before_ms - ?) WHERE status = 'queued' AND not_before_ms > "
+        "?",
+        {now_ms, static_cast<std::int64_t>(by.count()), now_ms});
+  });
+  wake_all();
+  return moved;
+}
+
 json DeliveryEngine::health() {
   json out = json::object();
   for (auto& d : dispatchers_) out[d->id()] = d->health();

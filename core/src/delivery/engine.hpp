@@ -59,6 +59,12 @@ class DeliveryEngine final : public Messenger {
   // Failed and expired messages with their reasons (the dead-letter list).
   nlohmann::json dead_letters(std::int64_t page, std::int64_t per_page);
   nlohmann::json health();
+  // Every dispatcher looks at the outbox again now (the clock jumped).
+  void wake_all();
+  // The wall clock went back by `by`: messages waiting for a retry or a gateway were given times
+  // on the old clock, so they are pulled back by the jump (never before now), lest a retry wait
+  // the length of the jump. Returns how many were moved.
+  std::int64_t clock_went_back(std::chrono::milliseconds by);
 
   static nlohmann::json plan_json(const DeliveryPlan& plan);
   static DeliveryPlan plan_from_json(const nlohmann::json& json);

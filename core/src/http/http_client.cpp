@@ -177,6 +177,7 @@ bool still_usable(tcp::socket& socket) {
 // How one exchange ended, beyond the response itself.
 struct Exchange {
   bool connect_failed = false;
+  bool write_started = false;  // the request is on its way: a failure from here on may have reached it
   bool write_failed = false;
   bool closed_before_answer = false;  // EOF before the first byte of a response
   bool reusable = false;
@@ -267,6 +268,7 @@ asio::awaitable<void> write_and_read(Stream& stream, bhttp::request<bhttp::strin
                                      bool keep, ClientResponse& out, Exchange& x, std::string& failure,
                                      beast::error_code& failure_code) {
   constexpr auto use = asio::as_tuple(asio::use_awaitable);
+  x.write_started = true;
   auto [wec, wn] = co_await bhttp::async_write(stream, req, use);
   if (wec) {
     x.write_failed = true;
@@ -448,6 +450,7 @@ ClientResponse BeastHttpClient::request(const ClientRequest& request) {
     if (!failure.empty()) {
       out.status = 0;
       out.error = failure;
+      out.unreachable = !x.write_started;
       if (failure_code)
         out.error += ": " + (failure_code == beast::error::timeout ? std::string("timed out") : failure_code.message());
     }

@@ -1,6 +1,8 @@
 #include "runtime/runtime.hpp"
 
+#include <cstdlib>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -19,6 +21,7 @@
 #include "runtime/console.hpp"
 #include "runtime/contexts.hpp"
 #include "runtime/core_commands.hpp"
+#include "runtime/fault_monitor.hpp"
 #include "runtime/job_scheduler.hpp"
 #include "runtime/openapi.hpp"
 #include "runtime/tokens.hpp"
@@ -62,6 +65,7 @@ struct Runtime::Impl {
   std::unique_ptr<asio::thread_pool> workers;
   std::unique_ptr<delivery::DeliveryEngine> messenger;
   std::unique_ptr<pipeline::Pipeline> pipeline;
+  std::unique_ptr<FaultMonitor> monitor;
   http::RouteTable routes;
   http::BeastHttpClient http_client{http::HttpClientOptions{.ca_file = cfg.http_client.ca_file,
                                                             .https_proxy = cfg.http_client.https_proxy,
@@ -100,20 +104,89 @@ struct Runtime::Impl {
     return deadlines->after(delay, std::move(fn));
   }
 
-  // The /healthz document: database, every plugin and adapter, overall status.
+  // The /healthz document: the database (reads, writes, disk), the clock, every dispatcher, plugin
+  // and adapter, the faults found, and the overall status: "ok"; "degraded" (faults, but messages
+  // are still taken in and stored); "failing" (the database cannot be read or written: messages are
+  // refused with 503 and their senders retry).
   nlohmann::json health() {
     nlohmann::json body{{"plugins", nlohmann::json::object()}, {"adapters", nlohmann::json::object()}};
-    bool db_ok = true;
+    nlohmann::json faults = nlohmann::json::array();
+    bool failing = false;
+    auto fault = [&faults](std::string component, std::string code, std::string message, std::int64_t since_ms) {
+      nlohmann::json f{{"component", std::move(component)}, {"code", std::move(code)}, {"message", std::move(message)}};
+      if (since_ms > 0) f["since_ms"] = since_ms;
+      faults.push_back(std::move(f));
+    };
     try {
       storage->read([](Session& s) { s.query("SELECT 1"); });
       body["database"] = {{"state", "ok"}};
     } catch (const std::exception& e) {
-      db_ok = false;
+      failing = true;
       body["database"] = {{"state", "error"}, {"error", e.what()}};
+      fault("database", "database_unreadable", std::string("数据库无法读取 / the database cannot be read: ") + e.what(),
+            0);
+    }
+    if (auto* sqlite = dynamic_cast<storage::SqliteStorage*>(storage.get())) {
+      const auto w = sqlite->write_health();
+      nlohmann::json writes{{"state", w.failing ? "failing" : "ok"}, {"total_failures", w.total_failures}};
+      if (w.last_ok_ms > 0) writes["last_ok_ms"] = w.last_ok_ms;
+      if (w.failing) {
+        failing = true;
+        writes["error"] = w.error;
+        writes["failures"] = w.failures;
+        writes["since_ms"] = w.since_ms;
+        fault("database", "database_writes_failing",
+              "数据库无法写入，消息暂不接收 / database writes failing, messages are refused for now: " + w.error,
+              w.since_ms);
+      }
+      body["database"]["writes"] = std::move(writes);
+    }
+    if (monitor) {
+      if (const auto free = monitor->disk_free()) {
+        body["database"]["disk_free_bytes"] = *free;
+        if (*free < FaultMonitor::kDiskLowBytes)
+          fault("disk", "disk_low",
+                "数据库所在磁盘空间不足 / low disk space where the database is: " + std::to_string(*free / 1024) +
+                    " KiB free",
+                0);
+      }
+      if (const auto jump = monitor->recent_jump()) {
+        const auto s = std::to_string((std::abs(jump->by_ms) + 500) / 1000);  // rounded
+        body["clock"] = {{"jumped_at_ms", jump->at_ms}, {"jumped_by_ms", jump->by_ms}};
+        fault("clock", "clock_jumped",
+              jump->by_ms < 0 ? "系统时钟向后跳了 " + s + " 秒 / the system clock jumped back " + s + " s"
+                              : "系统时钟向前跳了 " + s + " 秒 / the system clock jumped forward " + s + " s",
+              jump->at_ms);
+      }
+    }
+    std::set<std::string> down;
+    if (messenger) {
+      body["delivery"] = messenger->health();
+      for (const auto& [id, d] : body["delivery"].items()) {
+        if (d.value("state", "") != "gateway_down") continue;
+        down.insert(id);
+        fault("adapter:" + id, "gateway_down",
+              "网关无法连接，消息暂存待发 / the gateway cannot be reached, messages are held: " +
+                  d.value("down_error", std::string()),
+              d.value("down_since_ms", std::int64_t{0}));
+      }
     }
     for (auto& p : plugins) body["plugins"][p.name] = p.instance->health();
-    for (auto& a : adapters) body["adapters"][a.id] = a.loaded.instance->health();
-    body["status"] = db_ok ? "ok" : "degraded";
+    for (auto& a : adapters) {
+      auto h = a.loaded.instance->health();
+      // An adapter that holds a connection (SMPP, the modem) says itself when it has lost it.
+      const std::string state = h.is_object() ? h.value("state", "") : "";
+      if ((state == "disconnected" || state == "backing_off") && !down.contains(a.id)) {
+        std::string why = h.value("error", h.value("last_error", std::string()));
+        fault("adapter:" + a.id, "gateway_down",
+              "网关连接中断，消息暂存待发 / the gateway connection is down, messages are held" +
+                  (why.empty() ? std::string() : ": " + why),
+              0);
+      }
+      body["adapters"][a.id] = std::move(h);
+    }
+    body["faults"] = std::move(faults);
+    body["status"] = failing ? "failing" : body["faults"].empty() ? "ok" : "degraded";
     body["version"] = VILLAGEBOT_VERSION;
     return body;
   }
@@ -256,7 +329,7 @@ void Runtime::Impl::register_core_routes() {
       "GET", "/healthz", "Health of the database, plugins and adapters",
       [this](const HttpRequest&, const Responder& respond) {
         auto body = health();
-        respond(HttpResponse::json(body["status"] == "ok" ? 200 : 503, body));
+        respond(HttpResponse::json(body["status"] == "failing" ? 503 : 200, body));
       },
       true);
   add(
@@ -277,6 +350,10 @@ void Runtime::Impl::register_core_routes() {
 }
 
 void Runtime::Impl::stop_all() {
+  if (monitor) {
+    monitor->stop();
+    monitor.reset();
+  }
   if (server) {
     server->shutdown();
     server.reset();
@@ -387,8 +464,12 @@ void Runtime::start() {
                  })) /
                  1000.0;
         });
-    d.metrics.gauge("villagebot_up", "1 when /healthz says ok (the database answers), else 0",
-                    [&d] { return d.health()["status"] == "ok" ? 1.0 : 0.0; });
+    d.metrics.gauge("villagebot_up",
+                    "1 unless /healthz says failing (the database cannot be read or written: messages are refused)",
+                    [&d] { return d.health()["status"] == "failing" ? 0.0 : 1.0; });
+    d.metrics.gauge("villagebot_faults",
+                    "Faults /healthz lists: writes failing, low disk, a clock jump, a gateway down ... (0: none)",
+                    [&d] { return static_cast<double>(d.health()["faults"].size()); });
     d.metrics.gauge(
         "villagebot_scheduler_overdue_jobs",
         "Scheduled jobs (escalation steps, reminders, poll closes) more than a minute past due", [store, now_ms] {
@@ -405,6 +486,10 @@ void Runtime::start() {
     d.start_modules();
     d.register_core_routes();
     d.scheduler->start();
+    if (sqlite != nullptr) {
+      d.monitor = std::make_unique<FaultMonitor>(now, *sqlite, *d.messenger, *d.scheduler, d.cfg.storage.path);
+      d.monitor->start();
+    }
     if (d.options.recover) d.pipeline->recover(started_ms);
     if (d.options.serve_http) {
       d.server = std::make_unique<http::HttpServer>(

@@ -15,6 +15,24 @@ std::string describe(sqlite3* db, int rc, std::string_view what) {
 }
 }  // namespace
 
+bool is_fault_code(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_NOMEM:
+    case SQLITE_PROTOCOL:
+      return true;
+    default:
+      return false;
+  }
+}
+
 Connection::Connection(const std::string& path, bool read_only, bool synchronous_full, int busy_timeout_ms) {
   const int flags =
       (read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX;
@@ -50,6 +68,7 @@ void Connection::fail(int rc, std::string_view what) {
   const int primary = rc & 0xff;
   std::string msg = describe(db_, rc, what);
   if (primary == SQLITE_CONSTRAINT) throw ConstraintError(msg);
+  if (is_fault_code(rc)) throw StorageFault(msg);
   throw StorageError(msg);
 }
 
@@ -60,6 +79,7 @@ void Connection::exec_script(const std::string& sql) {
     std::string msg = err != nullptr ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
     if ((rc & 0xff) == SQLITE_CONSTRAINT) throw ConstraintError(msg);
+    if (is_fault_code(rc)) throw StorageFault(msg);
     throw StorageError(msg);
   }
 }

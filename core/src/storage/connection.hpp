@@ -11,6 +11,17 @@ struct sqlite3_stmt;
 
 namespace villagebot::storage {
 
+// A failure of the database itself rather than of the statement: the disk is full, the file is
+// locked by another process, an I/O error, a damaged or read-only file. The writer reports these
+// in /healthz (database_writes_failing); a constraint or a plugin's own error is not one.
+class StorageFault : public StorageError {
+ public:
+  using StorageError::StorageError;
+};
+
+// True for the SQLite result codes that mean the database, not the statement, failed.
+bool is_fault_code(int rc);
+
 // One SQLite connection with a cache of prepared statements keyed by SQL text.
 class Connection final : public Session {
  public:

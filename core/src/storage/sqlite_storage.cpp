@@ -4,12 +4,37 @@
 
 #include <pthread.h>
 
+#include <chrono>
 #include <future>
+#include <optional>
 #include <utility>
+
+#include <spdlog/spdlog.h>
 
 #include "storage/connection.hpp"
 
 namespace villagebot::storage {
+
+namespace {
+
+// SQLite's words when `e` is a failure of the database itself (a StorageFault).
+std::optional<std::string> fault_of(const std::exception_ptr& e) {
+  if (!e) return std::nullopt;
+  try {
+    std::rethrow_exception(e);
+  } catch (const StorageFault& fault) {
+    return std::string(fault.what());
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
 
 SqliteStorage::SqliteStorage(std::string path, SqliteOptions options) : path_(std::move(path)), options_(options) {
   writer_ = std::make_unique<Connection>(path_, false, options_.synchronous_full, options_.busy_timeout_ms);
@@ -50,6 +75,11 @@ std::size_t SqliteStorage::queue_depth() const {
 std::uint64_t SqliteStorage::commits() const {
   std::lock_guard lock(mutex_);
   return commits_;
+}
+
+WriteHealth SqliteStorage::write_health() const {
+  std::lock_guard lock(mutex_);
+  return write_health_;
 }
 
 void SqliteStorage::write_async(std::function<void(Session&)> work, std::function<void(std::exception_ptr)> done) {
@@ -117,6 +147,9 @@ void SqliteStorage::writer_loop() {
 void SqliteStorage::run_batch(std::deque<Job>& batch) {
   std::vector<std::exception_ptr> results(batch.size());
   std::exception_ptr batch_error;
+  // Only a batch that changed rows proves that writes work: on a full disk a transaction that
+  // writes nothing still commits.
+  const auto changes_before = sqlite3_total_changes64(writer_->handle());
   try {
     writer_->execute("BEGIN IMMEDIATE", {});
   } catch (...) {
@@ -162,10 +195,38 @@ void SqliteStorage::run_batch(std::deque<Job>& batch) {
       }
     }
   }
+  // A storage failure anywhere in the batch (BEGIN, a job, COMMIT) makes the writer failing until
+  // a batch that changed rows commits; a job's own error (a constraint, a plugin's refusal) is
+  // not a storage failure.
+  std::optional<std::string> fault = fault_of(batch_error);
+  for (std::size_t i = 0; i < results.size() && !fault; ++i) fault = fault_of(results[i]);
+  std::string began, recovered;  // logged outside the lock
   {
     std::lock_guard lock(mutex_);
     if (!batch_error) ++commits_;
+    auto& h = write_health_;
+    if (fault) {
+      if (!h.failing) {
+        h.since_ms = unix_ms();
+        began = *fault;
+      }
+      h.failing = true;
+      h.error = *fault;
+      ++h.failures;
+      ++h.total_failures;
+    } else if (!batch_error && sqlite3_total_changes64(writer_->handle()) > changes_before) {
+      if (h.failing)
+        recovered = "after " + std::to_string(h.failures) + " failed batches in " +
+                    std::to_string((unix_ms() - h.since_ms) / 1000) + " s (" + h.error + ")";
+      h.failing = false;
+      h.failures = 0;
+      h.last_ok_ms = unix_ms();
+    }
   }
+  if (!began.empty())
+    spdlog::error("database writes failing: {} ({}); messages are refused with 503 until writes work again", began,
+                  path_);
+  if (!recovered.empty()) spdlog::warn("database writes work again {}", recovered);
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (!batch[i].done) continue;
     try {

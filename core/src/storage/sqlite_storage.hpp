@@ -28,6 +28,17 @@ struct SqliteOptions {
 // every queued write, runs each in its own savepoint inside one transaction and
 // commits once (group commit). Reads use their own connections on the caller's
 // thread and never wait for the writer.
+// How the writer is doing, for /healthz: a write that failed for a storage reason (a full disk, a
+// lock held by another process, an I/O error) makes it failing until the next write succeeds.
+struct WriteHealth {
+  bool failing = false;
+  std::string error;                 // the last storage failure (SQLite's words)
+  std::uint64_t failures = 0;        // failed batches in a row
+  std::uint64_t total_failures = 0;  // since the start
+  std::int64_t since_ms = 0;         // when the current failure began (unix ms)
+  std::int64_t last_ok_ms = 0;       // the last successful commit (unix ms)
+};
+
 class SqliteStorage final : public Storage {
  public:
   explicit SqliteStorage(std::string path, SqliteOptions options = {});
@@ -47,6 +58,7 @@ class SqliteStorage final : public Storage {
   [[nodiscard]] const std::string& path() const { return path_; }
   [[nodiscard]] std::size_t queue_depth() const;
   [[nodiscard]] std::uint64_t commits() const;
+  [[nodiscard]] WriteHealth write_health() const;
   // Stops the writer after draining the queue; later writes throw.
   void close();
 
@@ -69,6 +81,7 @@ class SqliteStorage final : public Storage {
   std::deque<Job> queue_;
   bool stopping_ = false;
   std::uint64_t commits_ = 0;
+  WriteHealth write_health_;
   std::thread::id writer_thread_id_;
   std::mutex readers_mutex_;
   std::vector<std::unique_ptr<Connection>> readers_;

@@ -67,7 +67,7 @@ TEST(AliyunSignature, ReproducesAliyunsPublishedExamples) {
 
 TEST(AliyunResult, ThrottlingWaitsAccountTroubleWaitsLongRefusalsFail) {
   auto answer = [](int status, const std::string& body) {
-    return adapters::aliyun_result(ClientResponse{status, "", body, {}});
+    return adapters::aliyun_result(ClientResponse{status, "", body, {}, false});
   };
   auto ok = answer(200, R"({"Code":"OK","Message":"OK","BizId":"900619746936498440^0","RequestId":"r"})");
   EXPECT_EQ(ok.result.status, SendResult::Status::sent);
@@ -103,8 +103,8 @@ TEST(AliyunResult, ThrottlingWaitsAccountTroubleWaitsLongRefusalsFail) {
   EXPECT_THAT(quoted.result.error, HasSubstr("手机号码138****0001格式错误"));
   EXPECT_THAT(quoted.result.error, Not(HasSubstr("13800000001")));
   EXPECT_EQ(answer(503, "<html>busy</html>").result.status, SendResult::Status::retry);
-  EXPECT_EQ(adapters::aliyun_result(ClientResponse{0, "connection refused", "", {}}).result.status,
-            SendResult::Status::retry);
+  EXPECT_EQ(adapters::aliyun_result(ClientResponse{0, "connection refused", "", {}, true}).result.status,
+            SendResult::Status::held);  // unreachable: the gateway is down, no attempt used up
 }
 
 TEST(CloudSmsPieces, ALongTextIsSplitIntoLabelledPiecesWithinTheLimitByCharacters) {

@@ -192,6 +192,15 @@ TEST_F(ModemWithPin, AWrongPinIsTriedOnceSoThatTheSimDoesNotLock) {
   EXPECT_EQ(modem_state(), "disconnected");
   auto body = nlohmann::json::parse(server_->request("GET", "/healthz").body);
   EXPECT_THAT(body["adapters"]["gsm"].value("error", ""), HasSubstr("PIN"));
+  // The operator sees it as a fault (issue 13): degraded, the modem named, the reason given.
+  EXPECT_EQ(body["status"], "degraded");
+  bool named = false;
+  for (const auto& f : body["faults"])
+    if (f["component"] == "adapter:gsm" && f["code"] == "gateway_down") {
+      named = true;
+      EXPECT_THAT(f["message"].get<std::string>(), HasSubstr("PIN"));
+    }
+  EXPECT_TRUE(named) << body.dump();
 }
 
 TEST_F(Modem, AConcatenatedMessageIsSubmittedWholeOnceEveryPartIsOnTheSim) {

@@ -188,7 +188,13 @@ TEST(SmsHttpMatcher, BusyIsRetriedAfterRetryAfterAndOtherRefusalsAreFinal) {
   EXPECT_EQ(evaluate(s, answer(429, "slow down"), "vb-1").result.status, SendResult::Status::retry);
   ClientResponse unreachable;
   unreachable.error = "cannot connect to 10.0.0.1:80";
-  EXPECT_EQ(evaluate(s, unreachable, "vb-1").result.status, SendResult::Status::retry);
+  unreachable.unreachable = true;
+  // Unreachable: held (the gateway is down), not an attempt used up (issue 13); a timeout after
+  // the request went out is an attempt.
+  EXPECT_EQ(evaluate(s, unreachable, "vb-1").result.status, SendResult::Status::held);
+  ClientResponse timed_out;
+  timed_out.error = "no valid response: timed out";
+  EXPECT_EQ(evaluate(s, timed_out, "vb-1").result.status, SendResult::Status::retry);
   // A long answer is cut at a character, never inside one, and its phones masked before the cut.
   std::string body = "无效号码 13800000001 ";
   while (body.size() < 1000) body += "错误";

@@ -61,7 +61,9 @@ TEST(TencentSignature, ReproducesTencentsPublishedExample) {
 }
 
 TEST(TencentResult, FrequencyLimitsWaitRefusalsFailTheBlacklistOptsOut) {
-  auto answer = [](const json& body) { return adapters::tencent_result(ClientResponse{200, "", body.dump(), {}}); };
+  auto answer = [](const json& body) {
+    return adapters::tencent_result(ClientResponse{200, "", body.dump(), {}, false});
+  };
   auto status = [](const std::string& code, const std::string& message) {
     return json{{"Response",
                  {{"SendStatusSet",
@@ -106,7 +108,8 @@ TEST(TencentResult, FrequencyLimitsWaitRefusalsFailTheBlacklistOptsOut) {
   EXPECT_EQ(black.result.status, SendResult::Status::failed);
   EXPECT_THAT(black.result.error, HasSubstr("手机号在免打扰名单库中"));
   EXPECT_TRUE(black.refuses);
-  EXPECT_EQ(adapters::tencent_result(ClientResponse{502, "", "<html/>", {}}).result.status, SendResult::Status::retry);
+  EXPECT_EQ(adapters::tencent_result(ClientResponse{502, "", "<html/>", {}, false}).result.status,
+            SendResult::Status::retry);
 
   // Tencent's words can quote the number: masked before they reach the log and the outbox.
   auto quoted = answer(status("InvalidParameterValue.IncorrectPhoneNumber", "手机号+8613800000001格式错误"));

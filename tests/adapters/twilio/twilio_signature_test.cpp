@@ -156,7 +156,8 @@ TEST(TwilioSend, AnswersMapToSentRetryAndFailedWithTwiliosReason) {
   EXPECT_THAT(o.result.error, HasSubstr("HTTP 400"));
   ClientResponse down;
   down.error = "connection refused";
-  EXPECT_EQ(twilio_result(down).result.status, SendResult::Status::retry);
+  down.unreachable = true;
+  EXPECT_EQ(twilio_result(down).result.status, SendResult::Status::held) << "unreachable: held, not an attempt";
 
   o = twilio_result(
       answer(400, R"({"code":21610,"message":"Attempt to send to unsubscribed recipient","status":400})"));

@@ -1,0 +1,10 @@
+# Fuzz targets of the chat platforms' callbacks, the generic webhook and the SMS gateways' HTTP callbacks.
+villagebot_fuzz_target(generic_webhook LIBS generic_webhook_lib nlohmann_json::nlohmann_json)
+villagebot_fuzz_target(wecom LIBS wecom_lib nlohmann_json::nlohmann_json)
+villagebot_fuzz_target(dingtalk LIBS dingtalk_lib nlohmann_json::nlohmann_json)
+villagebot_fuzz_target(feishu LIBS feishu_lib nlohmann_json::nlohmann_json)
+villagebot_fuzz_target(slack LIBS slack_lib nlohmann_json::nlohmann_json)
+villagebot_fuzz_target(telegram LIBS telegram_lib nlohmann_json::nlohmann_json)
+villagebot_fuzz_target(sms_http LIBS sms_http_lib nlohmann_json::nlohmann_json)
+villagebot_fuzz_target(twilio LIBS twilio_lib nlohmann_json::nlohmann_json)
+villagebot_fuzz_target(cloud_sms LIBS aliyun_sms_lib tencent_sms_lib nlohmann_json::nlohmann_json)
