@@ -25,6 +25,8 @@
 #include "villagebot/sms.hpp"
 #include "villagebot/text.hpp"
 
+#include "fuzz_support.hpp"
+
 namespace text = villagebot::text;
 namespace sms = villagebot::sms;
 using villagebot::CommandRequest;
@@ -36,9 +38,7 @@ using villagebot::pipeline::CommandRouter;
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using villagebot::fuzz::check;
 
 constexpr std::size_t kMaxText = 4096;  // core/src/pipeline/pipeline.cpp
 

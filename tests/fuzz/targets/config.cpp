@@ -18,14 +18,14 @@
 #include "config/config.hpp"
 #include "villagebot/text.hpp"
 
+#include "fuzz_support.hpp"
+
 namespace config = villagebot::config;
 using villagebot::ConfigSection;
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using villagebot::fuzz::check;
 
 constexpr std::string_view kFile = "fuzz.toml";
 

@@ -19,37 +19,19 @@
 #include "dingtalk.hpp"
 #include "villagebot/text.hpp"
 
+#include "fuzz_support.hpp"
+
 namespace {
+
+using villagebot::fuzz::check;
+using villagebot::fuzz::split;
+using villagebot::fuzz::status_of;
 
 using namespace villagebot;
 using namespace villagebot::adapters;
 
 constexpr std::int64_t kNowMs = 1577262240000;  // shortly after the published example's timestamp
 constexpr const char* kAppSecret = "SECtest";
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-
-std::vector<std::string> split(std::string_view in, std::size_t n) {
-  std::vector<std::string> out;
-  while (out.size() + 1 < n) {
-    const auto sep = in.find('\x1f');
-    if (sep == std::string_view::npos) break;
-    out.emplace_back(in.substr(0, sep));
-    in.remove_prefix(sep + 1);
-  }
-  out.emplace_back(in);
-  out.resize(n);
-  return out;
-}
-
-int status_of(const std::string& s) {
-  int v = 0;
-  for (char c : s.substr(0, 3))
-    if (c >= '0' && c <= '9') v = v * 10 + (c - '0');
-  return v;
-}
 
 // Milliseconds as the check takes them: 1 to 15 digits, within an hour of now.
 bool fresh(const std::string& timestamp) {

@@ -24,7 +24,13 @@
 #include "feishu.hpp"
 #include "villagebot/text.hpp"
 
+#include "fuzz_support.hpp"
+
 namespace {
+
+using villagebot::fuzz::check;
+using villagebot::fuzz::split;
+using villagebot::fuzz::status_of;
 
 using namespace villagebot;
 using namespace villagebot::adapters;
@@ -35,30 +41,6 @@ constexpr const char* kVerification = "verif-token";
 constexpr const char* kIv = "0123456789abcdef";
 constexpr const char* kTimestamp = "1732838400";
 constexpr const char* kNonce = "n-1";
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-
-std::vector<std::string> split(std::string_view in, std::size_t n) {
-  std::vector<std::string> out;
-  while (out.size() + 1 < n) {
-    const auto sep = in.find('\x1f');
-    if (sep == std::string_view::npos) break;
-    out.emplace_back(in.substr(0, sep));
-    in.remove_prefix(sep + 1);
-  }
-  out.emplace_back(in);
-  out.resize(n);
-  return out;
-}
-
-int status_of(const std::string& s) {
-  int v = 0;
-  for (char c : s.substr(0, 3))
-    if (c >= '0' && c <= '9') v = v * 10 + (c - '0');
-  return v;
-}
 
 FeishuSettings settings(bool encrypted) {
   FeishuSettings s;

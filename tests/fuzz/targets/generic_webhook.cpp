@@ -17,30 +17,18 @@
 #include "../../../adapters/generic_webhook/generic_webhook.hpp"
 #include "villagebot/text.hpp"
 
+#include "fuzz_support.hpp"
+
 namespace {
+
+using villagebot::fuzz::check;
+using villagebot::fuzz::split;
 
 using namespace villagebot;
 using namespace villagebot::adapters;
 
 constexpr std::int64_t kNow = 1732838400;
 constexpr const char* kSecret = "generic-webhook-secret";
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-
-std::vector<std::string> split(std::string_view in, std::size_t n) {
-  std::vector<std::string> out;
-  while (out.size() + 1 < n) {
-    const auto sep = in.find('\x1f');
-    if (sep == std::string_view::npos) break;
-    out.emplace_back(in.substr(0, sep));
-    in.remove_prefix(sep + 1);
-  }
-  out.emplace_back(in);
-  out.resize(n);
-  return out;
-}
 
 HttpRequest request(const std::string& body, const std::string& timestamp, const std::string& signature) {
   HttpRequest r;

@@ -20,14 +20,14 @@
 #include "pdu.hpp"
 #include "villagebot/text.hpp"
 
+#include "fuzz_support.hpp"
+
 namespace modem = villagebot::adapters::modem;
 using villagebot::text::valid_utf8;
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using villagebot::fuzz::check;
 
 void check_timestamp(const modem::Timestamp& t) {
   check(t.month >= 1 && t.month <= 12 && t.day >= 1 && t.day <= 31 && t.hour <= 23 && t.minute <= 59 &&

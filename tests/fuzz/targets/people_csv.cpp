@@ -20,14 +20,14 @@
 #include "directory/people_rows.hpp"
 #include "villagebot/text.hpp"
 
+#include "fuzz_support.hpp"
+
 namespace dir = villagebot::directory;
 using villagebot::text::valid_utf8;
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using villagebot::fuzz::check;
 
 int physical_lines(std::string_view text) {
   int lines = 1;

@@ -21,15 +21,15 @@
 #include "villagebot/sms.hpp"
 #include "villagebot/text.hpp"
 
+#include "fuzz_support.hpp"
+
 namespace crypto = villagebot::crypto;
 namespace sms = villagebot::sms;
 namespace text = villagebot::text;
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using villagebot::fuzz::check;
 
 std::string lower(std::string s) {
   for (auto& c : s)

@@ -21,14 +21,14 @@
 #include "villagebot/sms.hpp"
 #include "villagebot/text.hpp"
 
+#include "fuzz_support.hpp"
+
 namespace smpp = villagebot::smpp;
 namespace sms = villagebot::sms;
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using villagebot::fuzz::check;
 
 bool same_fields(const smpp::Pdu& a, const smpp::Pdu& b) {
   if (a.tlvs.size() != b.tlvs.size()) return false;
