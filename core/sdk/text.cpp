@@ -2,6 +2,8 @@
 #include "villagebot/sms.hpp"
 
 #include <algorithm>
+#include <optional>
+#include <tuple>
 #include <utility>
 
 namespace villagebot::text {
@@ -339,28 +341,64 @@ std::string mask_phone(std::string_view phone) {
   return to_utf8(out);
 }
 
+namespace {
+
+// The digit at text[at], ASCII or full-width (０-９, U+FF10..U+FF19): its value and its length in bytes.
+std::optional<std::pair<char, std::size_t>> digit_at(std::string_view text, std::size_t at) {
+  if (at < text.size() && is_digit(text[at])) return std::make_pair(text[at], std::size_t{1});
+  if (at + 2 < text.size() && static_cast<unsigned char>(text[at]) == 0xEF &&
+      static_cast<unsigned char>(text[at + 1]) == 0xBC) {
+    const auto c = static_cast<unsigned char>(text[at + 2]);
+    if (c >= 0x90 && c <= 0x99) return std::make_pair(static_cast<char>('0' + (c - 0x90)), std::size_t{3});
+  }
+  return std::nullopt;
+}
+
+// The national number (11 digits) when `digits` is a mobile number as people write it.
+std::optional<std::string_view> mobile_in(std::string_view digits) {
+  if (digits.size() == 11 && digits[0] == '1') return digits;
+  if ((digits.size() == 13 && digits.starts_with("861")) || (digits.size() == 15 && digits.starts_with("00861")))
+    return digits.substr(digits.size() - 11);
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::string mask_phones_in(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   std::size_t i = 0;
   while (i < text.size()) {
-    if (!is_digit(text[i])) {
+    if (!digit_at(text, i)) {
       out.push_back(text[i]);
       ++i;
       continue;
     }
-    std::size_t end = i;
-    while (end < text.size() && is_digit(text[end])) ++end;
-    const std::string_view run = text.substr(i, end - i);
-    const bool after_plus = i > 0 && text[i - 1] == '+';
-    if (run.size() == 11 && run[0] == '1') {
-      out += mask_national(run);
-    } else if ((run.size() == 13 && run.starts_with("861")) || (run.size() == 15 && run.starts_with("00861"))) {
+    // The digits from here, as written: first with single spaces or dashes between them
+    // ("138 0000 0001", "138-0000-0001"), then without ("13800000001-2" holds a phone too).
+    auto collect = [&](bool separators) {
+      std::string digits;
+      std::size_t at = i, end = i;
+      while (const auto d = digit_at(text, at)) {
+        digits.push_back(d->first);
+        at += d->second;
+        end = at;
+        if (separators && at < text.size() && (text[at] == ' ' || text[at] == '-') && digit_at(text, at + 1)) ++at;
+      }
+      return std::make_pair(digits, end);
+    };
+    auto [digits, end] = collect(true);
+    auto national = mobile_in(digits);
+    if (!national) {
+      std::tie(digits, end) = collect(false);
+      national = mobile_in(digits);
+    }
+    if (national) {
       // +8613800000001 reads 138****0001, as mask_phone() shows it.
-      if (after_plus && run.size() == 13) out.pop_back();
-      out += mask_national(run.substr(run.size() - 11));
+      if (digits.size() == 13 && !out.empty() && out.back() == '+') out.pop_back();
+      out += mask_national(*national);
     } else {
-      out += run;
+      out.append(text.substr(i, end - i));
     }
     i = end;
   }

@@ -231,6 +231,15 @@ TEST(Phone, MaskPhonesInLogLines) {
   // Text that is not valid UTF-8 goes through untouched around the number.
   const std::string noisy = std::string("\xFF") + "13800000001" + '\xE7';
   EXPECT_EQ(mask_phones_in(noisy), std::string("\xFF") + "138****0001" + '\xE7');
+  // As people write them (found by the command_text fuzz target): spaced, dashed, full-width.
+  EXPECT_EQ(mask_phones_in("请联系 138 0000 0001 谢谢"), "请联系 138****0001 谢谢");
+  EXPECT_EQ(mask_phones_in("tel 138-0000-0001."), "tel 138****0001.");
+  EXPECT_EQ(mask_phones_in("+86 138 0000 0001"), "138****0001");
+  EXPECT_EQ(mask_phones_in("电话１３８００００００01"), "电话138****0001");
+  EXPECT_EQ(mask_phones_in("13800000001-2"), "138****0001-2");
+  // Dates, times and amounts written with dashes and spaces are not phones.
+  EXPECT_EQ(mask_phones_in("2026-11-29 08:00 共 1 200 元"), "2026-11-29 08:00 共 1 200 元");
+  EXPECT_EQ(mask_phones_in("2026-11-29 13800000001"), "2026-11-29 138****0001");
 }
 
 }  // namespace
