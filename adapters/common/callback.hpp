@@ -3,12 +3,26 @@
 // the replies to the outbox through the adapter's own send() (the platforms take no answer in the
 // callback's response), and answer the platform — `ok` when the message is durable, 400 when the
 // pipeline rejects it, 503 (the platform tries again) when it cannot be stored.
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "villagebot/adapter.hpp"
 
 namespace villagebot::adapters {
+
+// A string member of a platform's JSON, else "": json::value() throws on a member of another
+// type, and an odd payload must be refused or judged, not escape as an exception (found by the
+// fuzz targets).
+inline std::string string_member(const nlohmann::json& o, const char* key) {
+  const auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+// An integer member, else `fallback` (the same reason).
+inline std::int64_t integer_member(const nlohmann::json& o, const char* key, std::int64_t fallback) {
+  const auto it = o.find(key);
+  return it != o.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
+}
 
 void submit_and_reply(AdapterContext& context, InboundMessage message, const Responder& respond, HttpResponse ok);
 

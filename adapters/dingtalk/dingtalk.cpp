@@ -18,17 +18,6 @@ std::int64_t now_ms() {
       .count();
 }
 
-// A member of the type asked for, else the fallback: json::value() throws on a member of another type,
-// and an odd body must be refused (or an odd answer judged), not escape as an exception.
-std::string string_member(const json& o, const char* key) {
-  const auto it = o.find(key);
-  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-std::int64_t integer_member(const json& o, const char* key, std::int64_t fallback) {
-  const auto it = o.find(key);
-  return it != o.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
-}
-
 }  // namespace
 
 std::optional<DingtalkInbound> dingtalk_parse_callback(const std::string& body, std::string& error) {

@@ -15,17 +15,6 @@ namespace {
 
 using nlohmann::json;
 
-// A member of the type asked for, else the fallback: json::value() throws on a member of another type,
-// and an odd event must be refused (or an odd answer judged), not escape as an exception.
-std::string string_member(const json& o, const char* key) {
-  const auto it = o.find(key);
-  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-std::int64_t integer_member(const json& o, const char* key, std::int64_t fallback) {
-  const auto it = o.find(key);
-  return it != o.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
-}
-
 // "@_user_1 积分" → "积分": Feishu writes each mention in the text as @_user_ and a number.
 std::string without_mentions(std::string text) {
   for (auto a = text.find("@_user_"); a != std::string::npos; a = text.find("@_user_")) {

@@ -15,13 +15,6 @@ namespace {
 
 using nlohmann::json;
 
-// A string member, else "": json::value() throws on a member of another type, and an odd event must
-// be refused (or an odd answer judged), not escape as an exception.
-std::string string_member(const json& o, const char* key) {
-  const auto it = o.find(key);
-  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 // "<@U024BE7LH> 积分" → "积分": mentions of the bot (or anyone) are not part of the command.
 std::string without_mentions(std::string text) {
   for (auto a = text.find("<@"); a != std::string::npos; a = text.find("<@")) {

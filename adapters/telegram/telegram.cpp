@@ -25,20 +25,10 @@ std::string fit(const std::string& text, std::size_t limit = 4096) {
   return text;
 }
 
-// A member of the type asked for, else "" (false, the fallback): json::value() throws on a member of
-// another type, and an odd update must be skipped or refused (an odd answer judged), not escape as an
-// exception.
-std::string string_member(const json& o, const char* key) {
-  const auto it = o.find(key);
-  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
+// true only for a JSON `true` (string_member and integer_member: adapters/common/callback.hpp).
 bool true_member(const json& o, const char* key) {
   const auto it = o.find(key);
   return it != o.end() && it->is_boolean() && it->get<bool>();
-}
-std::int64_t integer_member(const json& o, const char* key, std::int64_t fallback) {
-  const auto it = o.find(key);
-  return it != o.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
 }
 
 std::string id_text(const json& v) {

@@ -23,13 +23,6 @@ std::string fit(const std::string& text, std::size_t limit = 2048) {
   return text.substr(0, cut) + more;
 }
 
-// A string member, else "": json::value() throws on a member of another type, and an odd answer must
-// be judged, not escape as an exception.
-std::string string_member(const json& o, const char* key) {
-  const auto it = o.find(key);
-  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 // A base64 value that went through form decoding ('+' became ' ').
 std::string base64_param(std::string v) {
   std::replace(v.begin(), v.end(), ' ', '+');
