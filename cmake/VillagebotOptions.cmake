@@ -7,9 +7,28 @@ if(VILLAGEBOT_WERROR)
   target_compile_options(villagebot_warnings INTERFACE -Werror)
 endif()
 
+# The test build (scripts/test.sh): ASan and UBSan, without UBSan's vptr, alignment and null checks.
+# Those three nearly double gcc's compile time at -O0 (http_client.cpp: 55 s against 31 s without
+# them and 31 s with ASan alone) and add little here: a null dereference is still a SEGV that ASan
+# reports with its stack, a freed object behind a vptr is ASan's use-after-free, and the parsers of
+# outside bytes are also built with the full -fsanitize=undefined by the fuzz build below.
 if(VILLAGEBOT_SANITIZE)
-  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_compile_options(-fsanitize=address,undefined -fno-sanitize=vptr,alignment,null -fno-omit-frame-pointer
+    -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
+endif()
+
+# VILLAGEBOT_LINKER=lld (the test and fuzz presets): link with LLVM's lld, 2.5 times faster than
+# GNU ld on the sanitized test binaries (1.7 s against 4.2 s each, about fifty of them). Falls back
+# to the compiler's default linker, with a message, where ld.lld is not installed.
+set(VILLAGEBOT_LINKER "" CACHE STRING "Linker for -fuse-ld= (empty: the compiler's default)")
+if(VILLAGEBOT_LINKER)
+  find_program(VILLAGEBOT_LINKER_PROGRAM NAMES ld.${VILLAGEBOT_LINKER})
+  if(VILLAGEBOT_LINKER_PROGRAM)
+    add_link_options(-fuse-ld=${VILLAGEBOT_LINKER})
+  else()
+    message(STATUS "villagebot: ld.${VILLAGEBOT_LINKER} not found; linking with the default linker")
+  endif()
 endif()
 
 # libFuzzer (clang only): every library gets coverage instrumentation and the sanitizers; only the
