@@ -40,7 +40,8 @@ std::optional<std::string> verify_generic(const GenericWebhookSettings& settings
   if (ec != std::errc{} || end != timestamp.data() + timestamp.size())
     return "X-Villagebot-Timestamp must be unix seconds";
   if (ts < now_s - settings.max_skew_s || ts > now_s + settings.max_skew_s)
-    return "the signature timestamp is more than 5 minutes away from the server's clock";
+    return "the signature timestamp is more than " + std::to_string(settings.max_skew_s) +
+           " s away from the server's clock (max_skew_s)";
   if (!crypto::constant_time_equal(signature, sign_generic(settings.secret, timestamp, request.body)))
     return "the signature does not match";
   return std::nullopt;

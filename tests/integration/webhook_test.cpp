@@ -72,6 +72,17 @@ TEST(Webhook, UnsignedWronglySignedAndStaleRequestsGet401AndChangeNothing) {
   EXPECT_EQ(server.post_webhook(body, now_s() - 250).status, 200) << "within five minutes is fine";
 }
 
+TEST(Webhook, TheStaleRequestErrorNamesTheConfiguredWindow) {
+  Options o = signed_options();
+  o.adapter_toml = "max_skew_s = 60\n";
+  TestServer server(o);
+  const auto stale = server.post_webhook(body_for("skew-1", "回声 x"), now_s() - 90);
+  expect_json_error(stale, 401);
+  EXPECT_THAT(stale.body, HasSubstr("more than 60 s away")) << stale.body;
+  EXPECT_EQ(server.count("SELECT COUNT(*) FROM core_messages"), 0);
+  EXPECT_EQ(server.post_webhook(body_for("skew-2", "回声 x"), now_s() - 30).status, 200) << "inside 60 s";
+}
+
 TEST(Webhook, ASignedMalformedBodyGets400) {
   TestServer server(signed_options());
   expect_json_error(server.post_webhook("{\"message_id\": \"m\", \"sender\": "), 400);
