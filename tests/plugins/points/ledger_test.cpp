@@ -348,6 +348,37 @@ TEST_F(LedgerTest, RehashingAChangedEntryBreaksTheNextLink) {
   expect_broken(3);
 }
 
+// A reversal that does not undo its original, in a chain rebuilt so that every hash and link holds
+// and the balance matches: only the reversal check can find it.
+TEST_F(LedgerTest, AReversalThatDoesNotUndoItsOriginalIsFoundInARebuiltChain) {
+  const Entry a = ledger_.post(award(1, 10));
+  ledger_.post(award(2, 3));
+  const Entry r = ledger_.reverse(a.id, "李主任", "录入错误");
+  ledger_.post(award(2, 4));
+  ledger_.post(award(2, 5));
+  ASSERT_TRUE(ledger_.verify().ok);
+
+  std::vector<Entry> rebuilt;
+  std::string prev = ledger_.entry(r.id - 1).value().prev_hash;
+  for (std::int64_t id = r.id - 1; id <= r.id + 2; ++id) {
+    Entry e = ledger_.entry(id).value();
+    if (id == r.id) e.points = -7;  // undoes 7 of the original 10
+    e.prev_hash = id == r.id - 1 ? e.prev_hash : prev;
+    e.hash = entry_hash(e);
+    prev = e.hash;
+    rebuilt.push_back(e);
+  }
+  storage_.write_sync([&](Session& s) {
+    s.execute("DROP TRIGGER points_entries_no_update");
+    for (const Entry& e : rebuilt)
+      s.execute("UPDATE points_entries SET points = ?, prev_hash = ?, hash = ? WHERE id = ?",
+                {e.points, e.prev_hash, e.hash, e.id});
+    s.execute("UPDATE points_balances SET balance = balance + 3 WHERE household_id = 1");
+  });
+  const VerifyResult v = expect_broken(r.id);
+  EXPECT_THAT(v.problem, HasSubstr("reversal does not undo its original")) << v.problem;
+}
+
 TEST_F(LedgerTest, DeletedEntryIsFound) {
   post_five();
   tamper("points_entries_no_delete", "DELETE FROM points_entries WHERE id = 3");
