@@ -305,22 +305,14 @@ std::optional<std::string> normalise_phone(std::string_view raw) {
     }
     return std::string(v);
   }
-  // Built by appending: GCC 12 at -O2 warns (-Wrestrict, a false positive, GCC bug 105329) on
-  // `"+86" + std::string(v)`.
-  const auto with_prefix = [](std::string_view prefix, std::string_view digits) {
-    std::string out;
-    out.reserve(prefix.size() + digits.size());
-    out.append(prefix).append(digits);
-    return out;
-  };
   if (is_cn_mobile(v)) {
-    return with_prefix("+86", v);
+    return "+86" + std::string(v);
   }
   if (v.size() == 13 && v.starts_with("86") && is_cn_mobile(v.substr(2))) {
-    return with_prefix("+", v);
+    return "+" + std::string(v);
   }
   if (v.size() == 15 && v.starts_with("0086") && is_cn_mobile(v.substr(4))) {
-    return with_prefix("+", v.substr(2));
+    return "+" + std::string(v.substr(2));
   }
   return std::nullopt;
 }

@@ -9,10 +9,10 @@ VILLAGEBOT_BUILD_PACKAGES=(
 # chromium and a CJK font: the web console is tested end to end in headless Chromium (issue 12);
 # systemd: systemd-analyze verifies the service unit (issue 13).
 # clang and its sanitizer and libFuzzer runtimes: the fuzz targets (scripts/fuzz.sh, issue 13).
-# lld: the test and fuzz builds link with it (2.5 times faster than GNU ld on the sanitized binaries).
+# lld, with the fuzz packages (test.sh installs those too): the test and fuzz builds link with it,
+# 2.5 times faster than GNU ld on the sanitized binaries.
 VILLAGEBOT_FUZZ_PACKAGES=(clang libclang-rt-14-dev lld)
-VILLAGEBOT_TEST_PACKAGES=(libgtest-dev libgmock-dev clang-format curl python3-icalendar chromium fonts-wqy-microhei systemd
-  lld)
+VILLAGEBOT_TEST_PACKAGES=(libgtest-dev libgmock-dev clang-format curl python3-icalendar chromium fonts-wqy-microhei systemd)
 
 villagebot_missing_packages() {
   local p missing=()
