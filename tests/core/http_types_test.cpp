@@ -91,6 +91,28 @@ TEST(HttpResponse, JsonKeepsChineseReadable) {
   EXPECT_EQ(r.body, R"({"text":"积分"})");
 }
 
+// The response writer has its own fast path for valid UTF-8: what a client
+// receives must be exactly what nlohmann::json writes.
+TEST(HttpResponse, JsonWritesTheSameTextAsNlohmannForEveryKindOfValue) {
+  std::string controls(1, '\0');
+  for (char c = 1; c < 0x20; ++c) controls += c;
+  const nlohmann::json doc = {
+      {"replies", {{{"text", "积分余额：120 分\n\t第二行 \"引号\" \\ 反斜杠 / 斜杠 \x7F 😀"}}, {{"text", ""}}}},
+      {"controls", controls},
+      {"numbers", {0, -1, 42, 9007199254740993LL, 18446744073709551615ULL, 1.5, -0.25, 1e300, 0.1}},
+      {"flags", {true, false, nullptr}},
+      {"nested", {{"empty_object", nlohmann::json::object()}, {"empty_array", nlohmann::json::array()}}},
+      {"键", "值"},
+      {"a\"b", "key with a quote"}};
+  EXPECT_EQ(HttpResponse::json(200, doc).body, doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  const nlohmann::json scalar = "只有一个字符串";
+  EXPECT_EQ(HttpResponse::json(200, scalar).body, scalar.dump());
+  // An invalid key goes the slow way too.
+  const nlohmann::json bad_key = {{std::string("k\xFF"), 1}};
+  EXPECT_EQ(HttpResponse::json(200, bad_key).body,
+            bad_key.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
 TEST(HttpResponse, TextKeepsBodyAndContentType) {
   const auto r = HttpResponse::text(200, "# HELP x\n", "text/plain; version=0.0.4");
   EXPECT_EQ(r.body, "# HELP x\n");

@@ -205,11 +205,12 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
           co_await write_error(*c, 400, "bad_request", "malformed HTTP request: " + hec.message());
         break;
       }
-      // A route's own limit replaces the server's default: larger (a CSV import) or smaller (a
-      // gateway's callback).
+      // The route is found once, from the header: its own body limit replaces the server's
+      // default (larger for a CSV import, smaller for a gateway's callback).
+      const std::string_view target = parser.get().target();
+      auto match = routes.match(parser.get().method_string(), target.substr(0, target.find('?')));
       std::size_t limit = cfg.body_limit;
-      if (!parser.is_done())
-        if (const std::size_t own = route_body_limit(parser.get()); own > 0) limit = own;
+      if (match.route && match.route->max_body_bytes > 0) limit = match.route->max_body_bytes;
       if (parser.content_length() && *parser.content_length() > limit) {
         co_await write_error(*c, 413, "body_too_large",
                              "the request body is larger than " + std::to_string(limit) + " bytes");
@@ -228,7 +229,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       }
       auto req = parser.release();
       const bool keep_alive = req.keep_alive();
-      HttpResponse response = co_await dispatch(req);
+      HttpResponse response = co_await dispatch(req, std::move(match));
       auto res = to_beast(response, req.version(), keep_alive && !draining);
       c->stream.expires_after(cfg.body_timeout);
       auto [wec, wn] = co_await bhttp::async_write(c->stream, res, kUse);
@@ -239,13 +240,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     c->stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
-  std::size_t route_body_limit(const bhttp::request<bhttp::string_body>& req) const {
-    const std::string_view target = req.target();
-    const auto match = routes.match(std::string(req.method_string()), std::string(target.substr(0, target.find('?'))));
-    return match.route ? match.route->max_body_bytes : 0;
-  }
-
-  asio::awaitable<HttpResponse> dispatch(bhttp::request<bhttp::string_body>& req) {
+  asio::awaitable<HttpResponse> dispatch(bhttp::request<bhttp::string_body>& req, RouteTable::Match match) {
     const auto started = std::chrono::steady_clock::now();
     HttpRequest r;
     r.method = std::string(req.method_string());
@@ -260,7 +255,6 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     }
     r.body = std::move(req.body());
 
-    auto match = routes.match(r.method, r.path);
     std::string route_label = "unmatched";
     HttpResponse response;
     if (!match.route) {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "villagebot/http.hpp"
@@ -21,12 +22,19 @@ class RouteTable final : public RouteRegistry {
     bool method_mismatch = false;               // the path exists with another method (405)
   };
   Registration add(RouteSpec spec) override;
-  [[nodiscard]] Match match(const std::string& method, const std::string& path) const;
+  // Allocates only for what it returns: the route's path is split into
+  // segments once, when it is added, not on every request.
+  [[nodiscard]] Match match(std::string_view method, std::string_view path) const;
   [[nodiscard]] std::vector<std::shared_ptr<const RouteSpec>> all() const;
 
  private:
+  struct Entry {
+    std::shared_ptr<const RouteSpec> spec;
+    bool is_template = false;           // the path has {name} segments
+    std::vector<std::string> segments;  // of a template: its path split at '/'
+  };
   mutable std::shared_mutex mutex_;
-  std::vector<std::shared_ptr<const RouteSpec>> routes_;
+  std::vector<Entry> routes_;
 };
 
 // A RouteRegistry that puts every path under a prefix and forces the access

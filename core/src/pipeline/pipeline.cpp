@@ -41,14 +41,19 @@ struct Pipeline::InFlight {
   std::atomic<bool> finished{false};   // the handler's result or the timeout, whichever came first
   std::atomic<bool> responded{false};  // done() was called
   bool accept_failed = false;          // writer thread only: the accepting commit failed
+  // Set by the accepting write job (writer thread), read after it.
+  bool duplicate = false;
+  bool started = false;  // processing began before the commit
+  RateLimiter::Verdict verdict = RateLimiter::Verdict::allow;
+  Replies earlier;  // a duplicate's: the replies stored for the original
   // The answer goes out when both the handler's replies and the accepting
   // commit are there, whichever comes last.
   std::atomic<int> parts_missing{2};
   Replies replies;  // written once, before its part is counted
 
-  void part_done() {
-    if (parts_missing.fetch_sub(1) == 1) respond(SubmitResult{SubmitResult::Status::processed, replies, {}});
-  }
+  // True for the part that completes the answer: its caller responds.
+  bool part_done() { return parts_missing.fetch_sub(1) == 1; }
+  void respond_processed() { respond(SubmitResult{SubmitResult::Status::processed, replies, {}}); }
 
   void respond(SubmitResult result) {
     if (!responded.exchange(true) && done) done(std::move(result));
@@ -79,72 +84,140 @@ void Pipeline::submit(InboundMessage message, std::function<void(SubmitResult)> 
   auto job = std::make_shared<InFlight>();
   job->message = std::move(message);
   job->done = std::move(done);
-  struct Outcome {
-    bool duplicate = false;
-    bool started = false;  // processing began before the commit
-    RateLimiter::Verdict verdict = RateLimiter::Verdict::allow;
-    Replies earlier;
+  bool queue_write = false;
+  {
+    std::lock_guard lock(accepts_mutex_);
+    accepts_.push_back(std::move(job));
+    queue_write = !accept_write_queued_;
+    accept_write_queued_ = true;
+  }
+  if (queue_write) write_accepts();
+}
+
+// One write job stores every message submitted since the last one was taken:
+// under load the writer runs one job per batch for all of them instead of one
+// job (a savepoint, three callbacks, a wake-up) per message. The job takes the
+// waiting messages when it runs, so everything that arrived until then is in.
+// A storage failure fails the whole job: every message in it is answered 503
+// and none was processed.
+void Pipeline::write_accepts() {
+  auto taken = std::make_shared<std::vector<std::shared_ptr<InFlight>>>();
+  auto take = [this, taken] {
+    std::lock_guard lock(accepts_mutex_);
+    taken->swap(accepts_);
+    accept_write_queued_ = false;
   };
-  auto outcome = std::make_shared<Outcome>();
-  auto count = [this, job](std::string_view what) {
+  // Processing starts as soon as the rows are written, while the commit's
+  // fsync runs; each answer waits until this commit is done (see finish()).
+  deps_.storage.write_async_pipelined(
+      [this, taken, take](Session& s) {
+        take();
+        for (const auto& job : *taken) {
+          auto id = message_log::insert_inbound(s, job->message, "accepted");
+          if (!id) {
+            job->duplicate = true;
+            job->earlier = message_log::replies_to(s, job->message.adapter_id, job->message.message_id);
+            continue;
+          }
+          job->log_id = *id;
+          job->verdict = limiter_.check(job->message.adapter_id + ":" + job->message.sender);
+          if (job->verdict != RateLimiter::Verdict::allow) {
+            message_log::set_inbound_status(s, *id, "rate_limited", 0);
+            if (job->verdict == RateLimiter::Verdict::warn)
+              message_log::insert_replies(s, *id, job->message, 0, {Reply{kTooFast.zh}});
+          }
+        }
+      },
+      [this, taken] {
+        for (const auto& job : *taken) {
+          if (job->duplicate || job->verdict != RateLimiter::Verdict::allow) continue;
+          job->started = true;
+          hand_off(Task{Task::Kind::process, job});
+        }
+      },
+      [this, taken, take](const std::exception_ptr& error) {
+        // The job may not have run at all (storage closed, BEGIN failed):
+        // then its messages are still waiting to be taken.
+        if (error && taken->empty()) take();
+        for (const auto& job : *taken) accepted(job, error);
+      });
+}
+
+void Pipeline::accepted(const std::shared_ptr<InFlight>& job, const std::exception_ptr& error) {
+  auto count = [this, &job](std::string_view what) {
     deps_.metrics.add("villagebot_inbound_messages_total",
                       support::label("adapter", job->message.adapter_id) + "," + support::label("outcome", what));
   };
-  // Processing starts as soon as the row is written, while the commit's fsync
-  // runs; the answer waits until this commit is done (see finish()).
-  deps_.storage.write_async_pipelined(
-      [this, job, outcome](Session& s) {
-        auto id = message_log::insert_inbound(s, job->message, "accepted");
-        if (!id) {
-          outcome->duplicate = true;
-          outcome->earlier = message_log::replies_to(s, job->message.adapter_id, job->message.message_id);
-          return;
-        }
-        job->log_id = *id;
-        outcome->verdict = limiter_.check(job->message.adapter_id + ":" + job->message.sender);
-        if (outcome->verdict != RateLimiter::Verdict::allow) {
-          message_log::set_inbound_status(s, *id, "rate_limited", 0);
-          if (outcome->verdict == RateLimiter::Verdict::warn)
-            message_log::insert_replies(s, *id, job->message, 0, {Reply{kTooFast.zh}});
-        }
-      },
-      [this, job, outcome, count] {
-        if (outcome->duplicate || outcome->verdict != RateLimiter::Verdict::allow) return;
-        outcome->started = true;
-        count("accepted");
-        deps_.run_blocking([this, job] { process(job); });
-      },
-      [job, outcome, count](const std::exception_ptr& error) {
-        if (error) {
-          try {
-            std::rethrow_exception(error);
-          } catch (const std::exception& e) {
-            spdlog::error("cannot store an inbound message from {}: {}", job->message.adapter_id, e.what());
-          }
-          // Already being processed: its replies must not be logged, and the
-          // sender must retry.
-          if (outcome->started) job->accept_failed = true;
-          count("unavailable");
-          job->respond(
-              SubmitResult{SubmitResult::Status::unavailable, {}, "the message could not be stored; retry later"});
-          return;
-        }
-        if (outcome->started) {
-          job->part_done();  // durable: the answer may go out once the handler is done
-          return;
-        }
-        if (outcome->duplicate) {
-          count("duplicate");
-          job->respond(SubmitResult{SubmitResult::Status::duplicate, std::move(outcome->earlier), {}});
-          return;
-        }
-        if (outcome->verdict != RateLimiter::Verdict::allow) {
-          count("rate_limited");
-          Replies r;
-          if (outcome->verdict == RateLimiter::Verdict::warn) r.push_back(Reply{kTooFast.zh});
-          job->respond(SubmitResult{SubmitResult::Status::rate_limited, std::move(r), {}});
-        }
-      });
+  if (error) {
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      spdlog::error("cannot store an inbound message from {}: {}", job->message.adapter_id, e.what());
+    }
+    // Already being processed: its replies must not be logged, and the
+    // sender must retry.
+    if (job->started) job->accept_failed = true;
+    count("unavailable");
+    job->respond(SubmitResult{SubmitResult::Status::unavailable, {}, "the message could not be stored; retry later"});
+    return;
+  }
+  if (job->started) {
+    // Durable: the answer may go out once the handler is done.
+    if (job->part_done()) hand_off(Task{Task::Kind::respond, job});
+    return;
+  }
+  if (job->duplicate) {
+    count("duplicate");
+    job->respond(SubmitResult{SubmitResult::Status::duplicate, std::move(job->earlier), {}});
+    return;
+  }
+  if (job->verdict != RateLimiter::Verdict::allow) {
+    count("rate_limited");
+    Replies r;
+    if (job->verdict == RateLimiter::Verdict::warn) r.push_back(Reply{kTooFast.zh});
+    job->respond(SubmitResult{SubmitResult::Status::rate_limited, std::move(r), {}});
+  }
+}
+
+void Pipeline::hand_off(Task task) {
+  // More than this many tasks waiting wakes a second worker.
+  constexpr std::size_t kBacklog = 8;
+  bool wake = false;
+  {
+    std::lock_guard lock(tasks_mutex_);
+    tasks_.push_back(std::move(task));
+    if (drainers_ == 0 || (drainers_ < deps_.config.workers && tasks_.size() > kBacklog)) {
+      ++drainers_;
+      wake = true;
+    }
+  }
+  if (wake) deps_.run_blocking([this] { drain(); });
+}
+
+void Pipeline::drain() {
+  for (;;) {
+    Task task;
+    {
+      std::lock_guard lock(tasks_mutex_);
+      if (tasks_.empty()) {
+        --drainers_;
+        return;
+      }
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+    }
+    try {
+      if (task.kind == Task::Kind::process) {
+        deps_.metrics.add("villagebot_inbound_messages_total", support::label("adapter", task.job->message.adapter_id) +
+                                                                   "," + support::label("outcome", "accepted"));
+        process(std::move(task.job));
+      } else {
+        task.job->respond_processed();
+      }
+    } catch (const std::exception& e) {  // the drain goes on: other messages wait in the queue
+      spdlog::error("answering a message failed: {}", e.what());
+    }
+  }
 }
 
 void Pipeline::process(std::shared_ptr<InFlight> job) {
@@ -178,17 +251,39 @@ void Pipeline::finish(const std::shared_ptr<InFlight>& job, Replies replies, std
   // The replies are logged in a later batch than the accepting one, after the
   // answer went out: the answer waits only for the accepting commit. If power
   // fails before this batch commits, the message is still 'accepted' and is
-  // answered again after the restart: nothing is lost.
-  deps_.storage.write_async(
-      [job, replies = std::move(replies), status = std::string(status)](Session& s) {
-        if (job->accept_failed) return;  // the message itself was not stored
-        message_log::insert_replies(s, job->log_id, job->message, job->person_id, replies);
-        message_log::set_inbound_status(s, job->log_id, status, job->person_id);
-      },
-      [job](const std::exception_ptr& error) {
-        if (error) spdlog::error("replies to a message on {} could not be logged", job->message.adapter_id);
-      });
-  job->part_done();
+  // answered again after the restart: nothing is lost. As with accepts, one
+  // write job logs every message finished since the last one was taken.
+  bool queue_write = false;
+  {
+    std::lock_guard lock(finishes_mutex_);
+    finishes_.push_back(Finished{job, std::move(replies), std::string(status)});
+    queue_write = !finish_write_queued_;
+    finish_write_queued_ = true;
+  }
+  if (queue_write) {
+    auto taken = std::make_shared<std::vector<Finished>>();
+    auto take = [this, taken] {
+      std::lock_guard lock(finishes_mutex_);
+      taken->swap(finishes_);
+      finish_write_queued_ = false;
+    };
+    deps_.storage.write_async(
+        [taken, take](Session& s) {
+          take();
+          for (const auto& f : *taken) {
+            if (f.job->accept_failed) continue;  // the message itself was not stored
+            message_log::insert_replies(s, f.job->log_id, f.job->message, f.job->person_id, f.replies);
+            message_log::set_inbound_status(s, f.job->log_id, f.status, f.job->person_id);
+          }
+        },
+        [taken, take](const std::exception_ptr& error) {
+          if (!error) return;
+          if (taken->empty()) take();
+          spdlog::error("replies to {} message(s) could not be logged; they are answered again at the next start",
+                        taken->size());
+        });
+  }
+  if (job->part_done()) job->respond_processed();  // the accepting commit came first
 }
 
 Replies Pipeline::route(const InboundMessage& message, std::int64_t& person_id) {

@@ -7,6 +7,23 @@
 namespace villagebot::storage {
 
 namespace {
+// Resets and unbinds a cached statement however its use ends (a throw
+// included), so that the cache hands out only idle statements and no bound
+// pointer outlives the values it points into.
+class StatementUse {
+ public:
+  explicit StatementUse(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ~StatementUse() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  StatementUse(const StatementUse&) = delete;
+  StatementUse& operator=(const StatementUse&) = delete;
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
 std::string describe(sqlite3* db, int rc, std::string_view what) {
   std::string msg(what);
   msg += ": ";
@@ -85,12 +102,8 @@ void Connection::exec_script(const std::string& sql) {
 }
 
 sqlite3_stmt* Connection::prepare(std::string_view sql) {
-  auto it = statements_.find(std::string(sql));
-  if (it != statements_.end()) {
-    sqlite3_reset(it->second);
-    sqlite3_clear_bindings(it->second);
-    return it->second;
-  }
+  auto it = statements_.find(sql);
+  if (it != statements_.end()) return it->second;  // reset and unbound after its last use
   sqlite3_stmt* stmt = nullptr;
   const int rc =
       sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
@@ -115,7 +128,9 @@ void Connection::bind(sqlite3_stmt* stmt, const std::vector<Value>& params) {
       rc = sqlite3_bind_double(stmt, i, *d);
     } else {
       const auto& s = std::get<std::string>(v);
-      rc = sqlite3_bind_text64(stmt, i, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+      // Not copied: `params` outlives the statement's use, which ends with
+      // reset and clear_bindings before query() or execute() returns.
+      rc = sqlite3_bind_text64(stmt, i, s.data(), s.size(), SQLITE_STATIC, SQLITE_UTF8);
     }
     if (rc != SQLITE_OK) fail(rc, "cannot bind parameter");
     ++i;
@@ -124,16 +139,14 @@ void Connection::bind(sqlite3_stmt* stmt, const std::vector<Value>& params) {
 
 Rows Connection::query(std::string_view sql, const std::vector<Value>& params) {
   sqlite3_stmt* stmt = prepare(sql);
+  const StatementUse use(stmt);
   bind(stmt, params);
   Rows rows;
   const int columns = sqlite3_column_count(stmt);
   for (;;) {
     const int rc = sqlite3_step(stmt);
     if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) {
-      sqlite3_reset(stmt);
-      fail(rc, "query failed");
-    }
+    if (rc != SQLITE_ROW) fail(rc, "query failed");
     std::vector<Value> values;
     values.reserve(static_cast<std::size_t>(columns));
     for (int c = 0; c < columns; ++c) {
@@ -156,16 +169,15 @@ Rows Connection::query(std::string_view sql, const std::vector<Value>& params) {
     }
     rows.emplace_back(std::move(values));
   }
-  sqlite3_reset(stmt);
   return rows;
 }
 
 std::int64_t Connection::execute(std::string_view sql, const std::vector<Value>& params) {
   sqlite3_stmt* stmt = prepare(sql);
+  const StatementUse use(stmt);
   bind(stmt, params);
   int rc = sqlite3_step(stmt);
   while (rc == SQLITE_ROW) rc = sqlite3_step(stmt);
-  sqlite3_reset(stmt);
   if (rc != SQLITE_DONE) fail(rc, "statement failed");
   return sqlite3_changes64(db_);
 }

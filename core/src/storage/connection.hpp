@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -43,8 +44,14 @@ class Connection final : public Session {
   void bind(sqlite3_stmt* stmt, const std::vector<Value>& params);
   [[noreturn]] void fail(int rc, std::string_view what);
 
+  // Looked up by the SQL text without copying it (a std::string key per call
+  // was one allocation per statement on the writer's path).
+  struct SqlHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view sql) const noexcept { return std::hash<std::string_view>{}(sql); }
+  };
   sqlite3* db_ = nullptr;
-  std::unordered_map<std::string, sqlite3_stmt*> statements_;
+  std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> statements_;
 };
 
 }  // namespace villagebot::storage

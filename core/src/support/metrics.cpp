@@ -24,14 +24,24 @@ void Metrics::describe(const std::string& name, std::string type, std::string he
   families_[name] = Family{std::move(type), std::move(help)};
 }
 
-void Metrics::add(const std::string& name, const std::string& labels, double value) {
+namespace {
+// map[key] without building a std::string when the key is there already.
+template <class Map>
+typename Map::mapped_type& slot(Map& map, std::string_view key) {
+  auto it = map.find(key);
+  if (it == map.end()) it = map.emplace(std::string(key), typename Map::mapped_type{}).first;
+  return it->second;
+}
+}  // namespace
+
+void Metrics::add(std::string_view name, std::string_view labels, double value) {
   std::lock_guard lock(mutex_);
-  counters_[name][labels] += value;
+  slot(slot(counters_, name), labels) += value;
 }
 
-void Metrics::observe(const std::string& name, const std::string& labels, double seconds) {
+void Metrics::observe(std::string_view name, std::string_view labels, double seconds) {
   std::lock_guard lock(mutex_);
-  auto& h = histograms_[name][labels];
+  auto& h = slot(slot(histograms_, name), labels);
   for (std::size_t i = 0; i < kBuckets.size(); ++i)
     if (seconds <= kBuckets[i]) ++h.buckets[i];
   ++h.count;

@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace villagebot::support {
@@ -14,8 +15,10 @@ class Metrics {
  public:
   static constexpr std::array<double, 12> kBuckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                    0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
-  void add(const std::string& name, const std::string& labels, double value = 1.0);
-  void observe(const std::string& name, const std::string& labels, double seconds);
+  // Names and labels are looked up without copying them; only a series seen
+  // for the first time is stored.
+  void add(std::string_view name, std::string_view labels, double value = 1.0);
+  void observe(std::string_view name, std::string_view labels, double seconds);
   void gauge(const std::string& name, std::string help, std::function<double()> read);
   void describe(const std::string& name, std::string type, std::string help);
   [[nodiscard]] std::string render() const;
@@ -33,8 +36,8 @@ class Metrics {
   };
   mutable std::mutex mutex_;
   std::map<std::string, Family> families_;
-  std::map<std::string, std::map<std::string, double>> counters_;
-  std::map<std::string, std::map<std::string, Histogram>> histograms_;
+  std::map<std::string, std::map<std::string, double, std::less<>>, std::less<>> counters_;
+  std::map<std::string, std::map<std::string, Histogram, std::less<>>, std::less<>> histograms_;
   std::vector<std::pair<std::string, std::function<double()>>> gauges_;
 };
 
