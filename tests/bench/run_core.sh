@@ -6,12 +6,15 @@
 # Usage: tests/bench/run_core.sh [--build-dir DIR] [--villagebot-url http://127.0.0.1:PORT]
 #          [--connections 64] [--duration 10] [--warmup 2] [--loadgen-threads 1]
 #          [--bare-threads 2] [--signature-secret SECRET]
-#          [--text 帮助] [--village HOUSEHOLDS] [--plugins test_echo,points] [--poll]
+#          [--text 帮助] [--village HOUSEHOLDS] [--plugins test_echo,points] [--poll] [--rounds N]
 # --text: what every message says (积分 for the points plugin's figure); --village N: a
 # generated register of N households of three (phones 13900000000 + i, the senders
 # rotating over all of them) instead of the 200-person demo village. --poll (issue 8's
 # votes figure): loads the opinions plugin, opens a poll for everyone (one vote per
 # person) and sends "投票 P1 <n>" as the text; the votes counted are printed at the end.
+# --rounds N: measure the ceiling and villagebot N times, alternating (the ceiling of a
+# shared 2-core VM moves by a quarter between runs minutes apart); every round's figures
+# are printed and the table is the round with the median ratio.
 # DIR holds the Release build (default build-release, relative to the current folder
 # or to the repository); vb_loadgen and vb_bare_server are looked up inside it.
 set -euo pipefail
@@ -24,6 +27,7 @@ TEXT="帮助"
 VILLAGE=0
 PLUGINS="test_echo"
 POLL=0
+ROUNDS=1
 SENDER_RANGE="13800000001:13800000200"
 
 BUILD_DIR="build-release"
@@ -66,6 +70,7 @@ parse_args() {
       --village) VILLAGE="${2:?--village needs a number of households}"; shift 2 ;;
       --plugins) PLUGINS="${2:?--plugins needs a comma-separated list}"; shift 2 ;;
       --poll) POLL=1; PLUGINS="opinions"; TEXT="投票 P1 2"; shift ;;
+      --rounds) ROUNDS="${2:?--rounds needs a number}"; shift 2 ;;
       -h | --help) usage; exit 0 ;;
       -*) usage >&2; die "unknown option $1" ;;
       *) BUILD_DIR="$1"; shift ;;
@@ -257,20 +262,39 @@ main() {
   # Message ids must not repeat across runs: villagebot remembers the ones it has seen.
   local n_start=$(($(date +%s%N) / 1000))
 
-  start_bare_server "${bare_program}"
-  echo "measuring the bare ceiling at ${BARE_URL} (${CONNECTIONS} connections, ${DURATION} s)" >&2
-  measure "${BARE_URL}" "${WORK_DIR}/bare.txt" "${n_start}"
-  stop_bare_server
+  [[ "${ROUNDS}" =~ ^[1-9][0-9]*$ ]] || die "--rounds needs a positive number"
+  local round cpu_ticks=0 vb_requests=0 cpu_before="" ratios=""
+  for ((round = 1; round <= ROUNDS; round++)); do
+    start_bare_server "${bare_program}"
+    echo "measuring the bare ceiling at ${BARE_URL} (${CONNECTIONS} connections, ${DURATION} s)" >&2
+    measure "${BARE_URL}" "${WORK_DIR}/bare-${round}.txt" "$((n_start + round * 1000000000))"
+    stop_bare_server
 
-  echo "measuring villagebot at ${VILLAGEBOT_URL} (${CONNECTIONS} connections, ${DURATION} s)" >&2
-  local cpu_before=""
-  [[ -n "${VILLAGEBOT_PID}" ]] && cpu_before=$(process_cpu_ticks "${VILLAGEBOT_PID}")
-  measure "${VILLAGEBOT_URL}" "${WORK_DIR}/villagebot.txt" "$((n_start + 100000000))"
+    echo "measuring villagebot at ${VILLAGEBOT_URL} (${CONNECTIONS} connections, ${DURATION} s)" >&2
+    [[ -n "${VILLAGEBOT_PID}" ]] && cpu_before=$(process_cpu_ticks "${VILLAGEBOT_PID}")
+    measure "${VILLAGEBOT_URL}" "${WORK_DIR}/villagebot-${round}.txt" "$((n_start + round * 1000000000 + 100000000))"
+    if [[ -n "${cpu_before}" ]]; then
+      cpu_ticks=$((cpu_ticks + $(process_cpu_ticks "${VILLAGEBOT_PID}") - cpu_before))
+      vb_requests=$((vb_requests + $(figure requests "${WORK_DIR}/villagebot-${round}.txt")))
+    fi
+    local v b r
+    v="$(figure rps "${WORK_DIR}/villagebot-${round}.txt")"
+    b="$(figure rps "${WORK_DIR}/bare-${round}.txt")"
+    r="$(awk -v v="${v}" -v b="${b}" 'BEGIN { printf "%.3f", (b > 0 ? v / b : 0) }')"
+    ratios+="${r} ${round}"$'\n'
+    ((ROUNDS > 1)) && echo "round ${round}: villagebot ${v}/s, bare ceiling ${b}/s, ratio ${r}"
+  done
+  # The round with the median ratio (the lower middle one of an even count).
+  local median
+  median="$(sort -n <<<"${ratios%$'\n'}" | awk -v n="${ROUNDS}" 'NR == int((n + 1) / 2) { print $2 }')"
+  cp "${WORK_DIR}/villagebot-${median}.txt" "${WORK_DIR}/villagebot.txt"
+  cp "${WORK_DIR}/bare-${median}.txt" "${WORK_DIR}/bare.txt"
+  ((ROUNDS > 1)) && echo "median round: ${median}" && echo
   if [[ -n "${cpu_before}" ]]; then
-    local ticks=$(($(process_cpu_ticks "${VILLAGEBOT_PID}") - cpu_before)) hz
+    local hz
     hz=$(getconf CLK_TCK)
     # Includes the warm-up requests, which the load generator does not count.
-    CPU_US_PER_REQUEST=$(awk -v t="${ticks}" -v hz="${hz}" -v n="$(figure requests "${WORK_DIR}/villagebot.txt")" \
+    CPU_US_PER_REQUEST=$(awk -v t="${cpu_ticks}" -v hz="${hz}" -v n="${vb_requests}" \
       -v d="${DURATION}" -v w="${WARMUP}" 'BEGIN { if (n > 0) printf "%.0f", t / hz * 1e6 / (n * (d + w) / d) }')
   fi
 

@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -18,6 +20,7 @@ namespace villagebot::testkit {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr const char* kSecret = "s3cret-for-tests";
 
@@ -288,6 +291,78 @@ TEST(Webhook, TheConnectionCapTurnsAwayTheExcessWith503) {
   close(a);
   close(b);
   close(c);
+}
+
+// The server parses what is already buffered before it reads again: requests that arrive
+// together, a chunked body split over chunks, and the end of a request mid-header.
+TEST(Webhook, PipelinedAndChunkedRequestsInOneSegmentAreEachAnswered) {
+  Options o;
+  o.plugins = {"test_echo"};
+  TestServer server(o);
+  const int fd = connect_to(server.port());
+  ASSERT_GE(fd, 0);
+  const std::string body = body_for("chunked-1", "帮助");
+  const std::string first = body.substr(0, 10);
+  const std::string rest = body.substr(10);
+  char size1[16];
+  char size2[16];
+  std::snprintf(size1, sizeof size1, "%zx", first.size());
+  std::snprintf(size2, sizeof size2, "%zx", rest.size());
+  const std::string both = "POST /hooks/generic HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           "Transfer-Encoding: chunked\r\n\r\n" +
+                           std::string(size1) + "\r\n" + first + "\r\n" + std::string(size2) + "\r\n" + rest +
+                           "\r\n0\r\n\r\n" + "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(write(fd, both.data(), both.size()), static_cast<ssize_t>(both.size()));
+  std::string got;
+  bool closed = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!closed && std::chrono::steady_clock::now() < deadline) {
+    auto [chunk, done] = read_all(fd, std::chrono::milliseconds(200));
+    got += chunk;
+    closed = done;
+  }
+  close(fd);
+  EXPECT_TRUE(closed) << "Connection: close ends the connection after the second answer";
+  const auto second = got.find("HTTP/1.1 200 OK", 1);
+  ASSERT_EQ(got.rfind("HTTP/1.1 200 OK\r\n", 0), 0U) << got;
+  ASSERT_NE(second, std::string::npos) << "both requests are answered: " << got;
+  const std::string answer = got.substr(0, second);
+  EXPECT_THAT(answer, HasSubstr("\r\nContent-Type: application/json\r\n"));
+  EXPECT_THAT(answer, HasSubstr("\"replies\""));
+  EXPECT_THAT(answer, Not(HasSubstr("Connection: close")));
+  const auto length_at = answer.find("Content-Length: ");
+  ASSERT_NE(length_at, std::string::npos) << answer;
+  const auto header_end = answer.find("\r\n\r\n");
+  EXPECT_EQ(std::stoul(answer.substr(length_at + 16)), answer.size() - header_end - 4)
+      << "the length is the body's, in bytes";
+  EXPECT_THAT(got.substr(second), HasSubstr("Connection: close\r\n"));
+  EXPECT_THAT(got.substr(second), HasSubstr("\"status\""));
+}
+
+TEST(Webhook, Http10MalformedAndOversizedHeadersAreAnsweredAndClosed) {
+  Options o;
+  o.plugins = {"test_echo"};
+  TestServer server(o);
+  auto exchange = [&](const std::string& bytes) {
+    const int fd = connect_to(server.port());
+    EXPECT_GE(fd, 0);
+    EXPECT_EQ(write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+    auto [data, closed] = read_all(fd, std::chrono::seconds(5));
+    close(fd);
+    EXPECT_TRUE(closed) << bytes.substr(0, 40);
+    return data;
+  };
+  const auto old = exchange("GET /healthz HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(old.rfind("HTTP/1.0 200 OK\r\n", 0), 0U) << old;
+  EXPECT_THAT(old, Not(HasSubstr("keep-alive")));
+  const auto garbage = exchange("NOT HTTP AT ALL\r\n\r\n");
+  EXPECT_EQ(garbage.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0U) << garbage;
+  EXPECT_THAT(garbage, HasSubstr("\"bad_request\""));
+  const auto huge =
+      exchange("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20 * 1024, 'a') + "\r\n\r\n");
+  EXPECT_EQ(huge.rfind("HTTP/1.1 431 ", 0), 0U) << huge.substr(0, 200);
+  EXPECT_THAT(huge, HasSubstr("\"headers_too_large\""));
+  EXPECT_EQ(server.request("GET", "/healthz").status, 200) << "and the server goes on";
 }
 
 }  // namespace

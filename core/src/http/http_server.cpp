@@ -24,13 +24,22 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
-using BeastResponse = bhttp::response<bhttp::string_body>;
+
+// A connection's strand as a concrete type: its socket, timer and coroutine
+// run without the type-erased any_io_executor, whose copies and dispatch
+// cost a tenth of the HTTP layer's time.
+using Strand = asio::strand<asio::io_context::executor_type>;
+using Stream = beast::basic_stream<tcp, Strand>;
+template <class T>
+using Task = asio::awaitable<T, Strand>;
+constexpr asio::use_awaitable_t<Strand> kAwait{};
+constexpr auto kOn = asio::as_tuple(kAwait);
 
 namespace {
 
 struct Connection {
-  explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
-  beast::tcp_stream stream;
+  explicit Connection(Stream::socket_type socket) : stream(std::move(socket)) {}
+  Stream stream;
   bool busy = false;  // touched only on the connection's strand
 };
 
@@ -41,22 +50,73 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-BeastResponse to_beast(const HttpResponse& r, unsigned version, bool keep_alive) {
-  BeastResponse res{static_cast<bhttp::status>(r.status), version};
-  res.set(bhttp::field::server, "villagebot");
-  res.set(bhttp::field::content_type, r.content_type);
-  for (const auto& [k, v] : r.headers) res.set(k, v);
-  res.body() = r.body;
-  res.keep_alive(keep_alive);
-  res.prepare_payload();
-  return res;
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+bool has_line_break(std::string_view s) {
+  return s.find_first_of("\r\n") != std::string_view::npos;
+}
+
+// The response as bytes on the wire, in one buffer: Beast's serializer walks
+// a chain of buffer views per write, which cost more than the rest of the
+// HTTP layer together. Framing as Beast's prepare_payload() does it:
+// Content-Length, none (and no body) for 1xx, 204 and 304; Connection: close
+// to end an HTTP/1.1 connection, keep-alive to keep an HTTP/1.0 one. A
+// handler's header replaces Server or Content-Type; it cannot set the
+// framing headers, nor break a line.
+std::string serialize(const HttpResponse& r, unsigned version, bool keep_alive) {
+  const auto status = static_cast<bhttp::status>(r.status);
+  const bool no_body = r.status < 200 || r.status == 204 || r.status == 304;
+  std::string_view server = "villagebot";
+  std::string_view content_type = r.content_type;
+  for (const auto& [name, value] : r.headers) {
+    if (iequals(name, "server")) server = value;
+    if (iequals(name, "content-type")) content_type = value;
+  }
+  std::string out;
+  out.reserve(160 + r.body.size());
+  out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(r.status);
+  out += ' ';
+  const std::string_view reason = bhttp::obsolete_reason(status);
+  out += reason.empty() ? std::string_view("Unknown") : reason;
+  out += "\r\n";
+  auto field = [&out](std::string_view name, std::string_view value) {
+    if (name.empty() || has_line_break(name) || has_line_break(value)) return;
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  };
+  field("Server", server);
+  field("Content-Type", content_type);
+  for (const auto& [name, value] : r.headers) {
+    if (iequals(name, "server") || iequals(name, "content-type") || iequals(name, "content-length") ||
+        iequals(name, "transfer-encoding") || iequals(name, "connection"))
+      continue;
+    field(name, value);
+  }
+  if (!no_body) field("Content-Length", std::to_string(r.body.size()));
+  if (version >= 11 && !keep_alive) field("Connection", "close");
+  if (version < 11 && keep_alive) field("Connection", "keep-alive");
+  out += "\r\n";
+  if (!no_body) out += r.body;
+  return out;
 }
 
 // Holds the coroutine's completion handler until a route handler responds; if
 // every copy of the responder is dropped unanswered, the client still gets 500.
 template <class Handler>
 struct PendingResponse {
-  PendingResponse(Handler&& h, asio::any_io_executor e, std::shared_ptr<void> server)
+  PendingResponse(Handler&& h, Strand e, std::shared_ptr<void> server)
       : keep_alive(std::move(server)), handler(std::move(h)), executor(std::move(e)) {}
   ~PendingResponse() {
     if (!done) complete(HttpResponse::error(500, "no_response", "the handler did not answer"));
@@ -72,7 +132,7 @@ struct PendingResponse {
   // thread; the strand in `executor` must not outlive its io_context.
   std::shared_ptr<void> keep_alive;
   Handler handler;
-  asio::any_io_executor executor;
+  Strand executor;
   bool done = false;
 };
 
@@ -124,7 +184,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
 
   asio::awaitable<void> accept_loop() {
     for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), kUse);
+      Stream::socket_type socket(asio::make_strand(ioc.get_executor()));
+      auto [ec] = co_await acceptor.async_accept(socket, kUse);
       if (ec) {
         if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
         // Out of file descriptors and the like: back off instead of spinning.
@@ -135,17 +196,17 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       if (active() >= cfg.max_connections) {
         metrics.add("villagebot_http_rejected_connections_total", "");
         auto ex = socket.get_executor();
-        asio::co_spawn(ex, reject_busy(beast::tcp_stream(std::move(socket))), asio::detached);
+        asio::co_spawn(ex, reject_busy(Stream(std::move(socket))), asio::detached);
         continue;
       }
       spawn_session(std::make_shared<Connection>(std::move(socket)));
     }
   }
 
-  static asio::awaitable<void> reject_busy(beast::tcp_stream stream) {
-    auto res = to_beast(HttpResponse::error(503, "busy", "too many connections; try again shortly"), 11, false);
+  static Task<void> reject_busy(Stream stream) {
+    const auto wire = serialize(HttpResponse::error(503, "busy", "too many connections; try again shortly"), 11, false);
     stream.expires_after(std::chrono::seconds(1));
-    co_await bhttp::async_write(stream, res, kUse);
+    co_await asio::async_write(stream, asio::buffer(wire), kOn);
     beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
   }
@@ -154,10 +215,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   // that is too large): stop writing, then read and drop what it sends for a
   // moment before closing, so that it can read the answer instead of
   // getting a broken pipe (a lingering close, as nginx does).
-  asio::awaitable<void> write_error(Connection& c, int status, std::string_view code, std::string_view message) {
-    auto res = to_beast(HttpResponse::error(status, code, message), 11, false);
+  Task<void> write_error(Connection& c, int status, std::string_view code, std::string_view message) {
+    const auto wire = serialize(HttpResponse::error(status, code, message), 11, false);
     c.stream.expires_after(cfg.body_timeout);
-    auto [wec, wn] = co_await bhttp::async_write(c.stream, res, kUse);
+    auto [wec, wn] = co_await asio::async_write(c.stream, asio::buffer(wire), kOn);
     if (wec) co_return;
     beast::error_code ec;
     c.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -165,36 +226,61 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     std::size_t drained = 0;
     c.stream.expires_after(std::chrono::seconds(2));
     while (drained < 64 * 1024 * 1024) {
-      auto [rec, n] = co_await c.stream.async_read_some(asio::buffer(sink), kUse);
+      auto [rec, n] = co_await c.stream.async_read_some(asio::buffer(sink), kOn);
       if (rec) break;
       drained += n;
     }
   }
 
-  asio::awaitable<void> session(std::shared_ptr<Connection> c) {
+  using Parser = bhttp::request_parser<bhttp::string_body>;
+
+  // Reads until the parser has the header (`whole` false) or the whole request, parsing what is
+  // buffered before reading: a request that came in one segment costs one read and no composed
+  // operation. The deadline is the caller's (expires_after), shared by every read here, so a
+  // client that trickles is dropped when it passes. End of stream before a byte of a request:
+  // end_of_stream; within one: partial_message.
+  Task<beast::error_code> read_request(Connection& c, beast::flat_buffer& buffer, Parser& parser, bool whole) {
+    constexpr std::size_t kReadSize = 64 * 1024;
+    for (;;) {
+      if (whole ? parser.is_done() : parser.is_header_done()) co_return beast::error_code{};
+      if (buffer.size() > 0) {
+        beast::error_code ec;
+        const std::size_t used = parser.put(buffer.data(), ec);
+        buffer.consume(used);
+        if (ec && ec != bhttp::error::need_more) co_return ec;
+        if (!ec && used > 0) continue;  // progress: the next element may be buffered too
+      }
+      auto [ec, n] = co_await c.stream.async_read_some(buffer.prepare(kReadSize), kOn);
+      if (ec == asio::error::eof) {
+        if (!parser.got_some()) co_return beast::error_code(bhttp::error::end_of_stream);
+        beast::error_code eof;
+        parser.put_eof(eof);
+        co_return eof ? eof : beast::error_code(bhttp::error::partial_message);
+      }
+      if (ec) co_return ec;
+      buffer.commit(n);
+    }
+  }
+
+  Task<void> session(std::shared_ptr<Connection> c) {
     beast::flat_buffer buffer;
     bool first = true;
     while (!draining) {
       if (buffer.size() == 0) {
         // Waiting for the next request: a keep-alive connection may idle this long.
         c->stream.expires_after(first ? cfg.header_timeout : cfg.idle_timeout);
-        auto [ec, n] = co_await c->stream.async_read_some(buffer.prepare(8192), kUse);
+        auto [ec, n] = co_await c->stream.async_read_some(buffer.prepare(8192), kOn);
         if (ec) break;
         buffer.commit(n);
       }
       first = false;
       c->busy = true;
-      bhttp::request_parser<bhttp::string_body> parser;
+      Parser parser;
       parser.header_limit(16 * 1024);
       parser.body_limit(boost::none);  // set from the route once the header is in
       // The whole header must arrive within the header timeout: a trickling client is dropped.
       c->stream.expires_after(cfg.header_timeout);
-      auto [hec, hn] = co_await bhttp::async_read_header(c->stream, buffer, parser, kUse);
-      if (hec == bhttp::error::body_limit) {
-        co_await write_error(*c, 413, "body_too_large",
-                             "the request body is larger than " + std::to_string(cfg.body_limit) + " bytes");
-        break;
-      }
+      const auto hec = co_await read_request(*c, buffer, parser, false);
       if (hec == bhttp::error::header_limit) {
         co_await write_error(*c, 431, "headers_too_large", "the request headers are too large");
         break;
@@ -218,8 +304,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       }
       parser.body_limit(limit);
       if (!parser.is_done()) {
+        parser.eager(true);
         c->stream.expires_after(cfg.body_timeout);
-        auto [bec, bn] = co_await bhttp::async_read(c->stream, buffer, parser, kUse);
+        const auto bec = co_await read_request(*c, buffer, parser, true);
         if (bec == bhttp::error::body_limit) {
           co_await write_error(*c, 413, "body_too_large",
                                "the request body is larger than " + std::to_string(limit) + " bytes");
@@ -230,17 +317,18 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       auto req = parser.release();
       const bool keep_alive = req.keep_alive();
       HttpResponse response = co_await dispatch(req, std::move(match));
-      auto res = to_beast(response, req.version(), keep_alive && !draining);
+      const bool keep_open = keep_alive && !draining;
+      const auto wire = serialize(response, req.version(), keep_open);
       c->stream.expires_after(cfg.body_timeout);
-      auto [wec, wn] = co_await bhttp::async_write(c->stream, res, kUse);
+      auto [wec, wn] = co_await asio::async_write(c->stream, asio::buffer(wire), kOn);
       c->busy = false;
-      if (wec || !res.keep_alive()) break;
+      if (wec || !keep_open) break;
     }
     beast::error_code ec;
     c->stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
-  asio::awaitable<HttpResponse> dispatch(bhttp::request<bhttp::string_body>& req, RouteTable::Match match) {
+  Task<HttpResponse> dispatch(bhttp::request<bhttp::string_body>& req, RouteTable::Match match) {
     const auto started = std::chrono::steady_clock::now();
     HttpRequest r;
     r.method = std::string(req.method_string());
@@ -278,10 +366,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   // Deliberately not a coroutine: GCC 12 miscompiles lambdas with
   // init-captures of coroutine parameters, so the request is moved into a
   // shared_ptr here and the coroutine only awaits the result.
-  asio::awaitable<HttpResponse> run_handler(std::shared_ptr<const RouteSpec> route, HttpRequest request) {
+  Task<HttpResponse> run_handler(std::shared_ptr<const RouteSpec> route, HttpRequest request) {
     auto self = shared_from_this();
     auto shared_request = std::make_shared<HttpRequest>(std::move(request));
-    return asio::async_initiate<decltype(asio::use_awaitable), void(HttpResponse)>(
+    return asio::async_initiate<decltype(kAwait), void(HttpResponse)>(
         [self, route, shared_request](auto handler) {
           auto ex = asio::get_associated_executor(handler);
           using Pending = PendingResponse<decltype(handler)>;
@@ -329,7 +417,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
           else
             self->hooks.run_blocking(std::move(work));
         },
-        asio::use_awaitable);
+        kAwait);
   }
 };
 
