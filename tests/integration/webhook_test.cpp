@@ -308,10 +308,11 @@ TEST(Webhook, PipelinedAndChunkedRequestsInOneSegmentAreEachAnswered) {
   char size2[16];
   std::snprintf(size1, sizeof size1, "%zx", first.size());
   std::snprintf(size2, sizeof size2, "%zx", rest.size());
-  const std::string both = "POST /hooks/generic HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                           "Transfer-Encoding: chunked\r\n\r\n" +
-                           std::string(size1) + "\r\n" + first + "\r\n" + std::string(size2) + "\r\n" + rest +
-                           "\r\n0\r\n\r\n" + "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  const std::string both =
+      "POST /hooks/generic HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n" +
+      std::string(size1) + "\r\n" + first + "\r\n" + std::string(size2) + "\r\n" + rest + "\r\n0\r\n\r\n" +
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   ASSERT_EQ(write(fd, both.data(), both.size()), static_cast<ssize_t>(both.size()));
   std::string got;
   bool closed = false;
@@ -358,8 +359,7 @@ TEST(Webhook, Http10MalformedAndOversizedHeadersAreAnsweredAndClosed) {
   const auto garbage = exchange("NOT HTTP AT ALL\r\n\r\n");
   EXPECT_EQ(garbage.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0U) << garbage;
   EXPECT_THAT(garbage, HasSubstr("\"bad_request\""));
-  const auto huge =
-      exchange("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20 * 1024, 'a') + "\r\n\r\n");
+  const auto huge = exchange("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20 * 1024, 'a') + "\r\n\r\n");
   EXPECT_EQ(huge.rfind("HTTP/1.1 431 ", 0), 0U) << huge.substr(0, 200);
   EXPECT_THAT(huge, HasSubstr("\"headers_too_large\""));
   EXPECT_EQ(server.request("GET", "/healthz").status, 200) << "and the server goes on";
