@@ -116,12 +116,24 @@ TEST(Process, KillDashNineLosesNothingAccepted) {
   {
     Child server(v.serve_args());
     const int port = port_from_line(server.wait_for_line("listening on"));
+    for (const char* id : {"before-1", "before-2"}) EXPECT_EQ(post(port, message(id, "回声 先")).status, 200);
     std::thread slow([port] { post(port, message("killed-1", "slow")); });
     // Wait until the message is durably accepted, then kill mid-handler.
     for (int i = 0; i < 200; ++i) {
       if (count(v.db, "SELECT COUNT(*) FROM core_messages WHERE message_id='killed-1'") == 1) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+    // Messages answered while the slow one is in flight, each on its own: a slow handler holds up
+    // no one else, and the recovery mark moves up to the message in flight, not past it.
+    for (const char* id : {"after-1", "after-2", "after-3"}) EXPECT_EQ(post(port, message(id, "回声 后")).status, 200);
+    const auto killed_id = count(v.db, "SELECT id FROM core_messages WHERE message_id='killed-1'");
+    for (int i = 0;
+         i < 100 && count(v.db, "SELECT COALESCE(MAX(scan_from), -1) FROM core_inbound_mark") < killed_id - 1; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(count(v.db, "SELECT COALESCE(MAX(scan_from), -1) FROM core_inbound_mark"), killed_id - 1)
+        << "the mark stops below the message in flight";
+    EXPECT_EQ(count(v.db, "SELECT COUNT(*) FROM core_messages WHERE message_id LIKE 'after-%' AND status='processed'"),
+              3);
     server.signal(SIGKILL);
     server.wait();
     slow.join();
@@ -137,7 +149,10 @@ TEST(Process, KillDashNineLosesNothingAccepted) {
   EXPECT_EQ(count(v.db, "SELECT COUNT(*) FROM core_messages WHERE message_id='killed-1' AND status='processed'"), 1)
       << "the message accepted before the kill is handled after the restart";
   server.signal(SIGTERM);
-  EXPECT_EQ(server.wait().exit_code, 0);
+  const auto stopped = server.wait();
+  EXPECT_EQ(stopped.exit_code, 0);
+  EXPECT_THAT(stopped.err + stopped.out, HasSubstr("recovered 1 message(s)"))
+      << "only the message in flight: those answered before it are not handled again";
 }
 
 // The configs the project ships (the demo's, with the points plugin's rules and

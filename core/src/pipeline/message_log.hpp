@@ -2,6 +2,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "villagebot/command.hpp"
 #include "villagebot/message.hpp"
@@ -16,8 +18,21 @@ std::optional<std::int64_t> insert_inbound(Session& s, const InboundMessage& m, 
 void set_inbound_status(Session& s, std::int64_t id, std::string_view status, std::int64_t person_id);
 void insert_replies(Session& s, std::int64_t inbound_id, const InboundMessage& m, std::int64_t person_id,
                     const Replies& replies);
+// The replies to several inbound messages and their final status, in few statements.
+struct Answer {
+  std::int64_t inbound_id = 0;
+  const InboundMessage* message = nullptr;
+  std::int64_t person_id = 0;
+  const Replies* replies = nullptr;
+  std::string_view status;
+};
+void insert_answers(Session& s, const std::vector<Answer>& answers);
 // What was answered to an earlier copy of this message.
 Replies replies_to(Session& s, std::string_view adapter_id, std::string_view message_id);
+// The recovery mark: every inbound message with an id at or below it has been
+// answered (core_inbound_mark; 0 when there is none yet).
+std::int64_t recovery_mark(Session& s);
+void set_recovery_mark(Session& s, std::int64_t scan_from);
 std::int64_t insert_outbound(Session& s, const OutboundMessage& m, std::string_view status, std::string_view error);
 void set_outbound_status(Session& s, std::int64_t id, std::string_view status, std::string_view error);
 

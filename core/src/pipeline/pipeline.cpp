@@ -1,5 +1,6 @@
 #include "pipeline/pipeline.hpp"
 
+#include <algorithm>
 #include <atomic>
 
 #include <spdlog/spdlog.h>
@@ -161,6 +162,11 @@ void Pipeline::accepted(const std::shared_ptr<InFlight>& job, const std::excepti
     job->respond(SubmitResult{SubmitResult::Status::unavailable, {}, "the message could not be stored; retry later"});
     return;
   }
+  if (job->log_id != 0) {
+    std::lock_guard lock(flight_mutex_);
+    highest_seen_ = std::max(highest_seen_, job->log_id);
+    if (job->started) in_flight_.insert(job->log_id);
+  }
   if (job->started) {
     // Durable: the answer may go out once the handler is done.
     if (job->part_done()) hand_off(Task{Task::Kind::respond, job});
@@ -180,13 +186,13 @@ void Pipeline::accepted(const std::shared_ptr<InFlight>& job, const std::excepti
 }
 
 void Pipeline::hand_off(Task task) {
-  // More than this many tasks waiting wakes a second worker.
-  constexpr std::size_t kBacklog = 8;
   bool wake = false;
   {
     std::lock_guard lock(tasks_mutex_);
     tasks_.push_back(std::move(task));
-    if (drainers_ == 0 || (drainers_ < deps_.config.workers && tasks_.size() > kBacklog)) {
+    // A worker is woken only when every draining one is busy with a task (a
+    // slow handler must hold up no one else), up to one per worker thread.
+    if (drainers_ == busy_ && drainers_ < deps_.config.workers) {
       ++drainers_;
       wake = true;
     }
@@ -205,6 +211,7 @@ void Pipeline::drain() {
       }
       task = std::move(tasks_.front());
       tasks_.pop_front();
+      ++busy_;
     }
     try {
       if (task.kind == Task::Kind::process) {
@@ -216,7 +223,11 @@ void Pipeline::drain() {
       }
     } catch (const std::exception& e) {  // the drain goes on: other messages wait in the queue
       spdlog::error("answering a message failed: {}", e.what());
+    } catch (...) {
+      spdlog::error("answering a message failed: an exception that is not a std::exception");
     }
+    std::lock_guard lock(tasks_mutex_);
+    --busy_;
   }
 }
 
@@ -267,20 +278,36 @@ void Pipeline::finish(const std::shared_ptr<InFlight>& job, Replies replies, std
       taken->swap(finishes_);
       finish_write_queued_ = false;
     };
+    auto mark = std::make_shared<std::int64_t>(-1);
     deps_.storage.write_async(
-        [taken, take](Session& s) {
+        [this, taken, take, mark](Session& s) {
           take();
+          std::vector<message_log::Answer> answers;
+          answers.reserve(taken->size());
           for (const auto& f : *taken) {
             if (f.job->accept_failed) continue;  // the message itself was not stored
-            message_log::insert_replies(s, f.job->log_id, f.job->message, f.job->person_id, f.replies);
-            message_log::set_inbound_status(s, f.job->log_id, f.status, f.job->person_id);
+            answers.push_back({f.job->log_id, &f.job->message, f.job->person_id, &f.replies, f.status});
           }
+          message_log::insert_answers(s, answers);
+          // The mark as it stood before this job: its messages still count as in
+          // flight until the job has committed.
+          {
+            std::lock_guard lock(flight_mutex_);
+            if (mark_enabled_) *mark = recovery_mark();
+            if (*mark <= mark_written_) *mark = -1;
+          }
+          if (*mark >= 0) message_log::set_recovery_mark(s, *mark);
         },
-        [taken, take](const std::exception_ptr& error) {
-          if (!error) return;
-          if (taken->empty()) take();
-          spdlog::error("replies to {} message(s) could not be logged; they are answered again at the next start",
-                        taken->size());
+        [this, taken, take, mark](const std::exception_ptr& error) {
+          if (error) {
+            if (taken->empty()) take();
+            spdlog::error("replies to {} message(s) could not be logged; they are answered again at the next start",
+                          taken->size());
+            return;  // still in flight: the mark stays below them
+          }
+          std::lock_guard lock(flight_mutex_);
+          for (const auto& f : *taken) in_flight_.erase(f.job->log_id);
+          if (*mark >= 0) mark_written_ = *mark;
         });
   }
   if (job->part_done()) job->respond_processed();  // the accepting commit came first
@@ -337,17 +364,29 @@ Replies Pipeline::route(const InboundMessage& message, std::int64_t& person_id) 
   return match->entry->spec.handler(request);
 }
 
+std::int64_t Pipeline::recovery_mark() const {
+  return in_flight_.empty() ? highest_seen_ : *in_flight_.begin() - 1;
+}
+
 std::size_t Pipeline::recover(std::int64_t before_ms) {
   struct Pending {
     std::int64_t id;
     InboundMessage message;
   };
   std::vector<Pending> pending;
+  std::vector<std::int64_t> own;  // accepted by this process already (its adapters started first)
+  std::int64_t highest = 0;
   deps_.storage.read([&](Session& s) {
+    highest = s.query("SELECT COALESCE(MAX(id), 0) FROM core_messages")[0].integer(0);
+    // Every unanswered message lies above the mark: a scan of the rows since, by id.
     for (const auto& row : s.query("SELECT id, adapter_id, COALESCE(message_id, ''), channel, identity_kind, address, "
-                                   "chat_id, text, created_at FROM core_messages WHERE direction = 'in' AND "
-                                   "status = 'accepted' AND created_at < ? ORDER BY id",
-                                   {before_ms})) {
+                                   "chat_id, text, created_at FROM core_messages WHERE id > ? AND direction = 'in' AND "
+                                   "status = 'accepted' ORDER BY id",
+                                   {message_log::recovery_mark(s)})) {
+      if (row.integer(8) >= before_ms) {
+        own.push_back(row.integer(0));
+        continue;
+      }
       InboundMessage m;
       m.adapter_id = row.text(1);
       m.message_id = row.text(2);
@@ -360,6 +399,15 @@ std::size_t Pipeline::recover(std::int64_t before_ms) {
       pending.push_back({row.integer(0), std::move(m)});
     }
   });
+  {
+    // From here on this pipeline moves the mark: below it, every message has
+    // been answered, or is in flight here (the recovered ones included).
+    std::lock_guard lock(flight_mutex_);
+    highest_seen_ = std::max(highest_seen_, highest);
+    for (const auto& p : pending) in_flight_.insert(p.id);
+    in_flight_.insert(own.begin(), own.end());
+    mark_enabled_ = true;
+  }
   for (auto& p : pending) {
     auto job = std::make_shared<InFlight>();
     job->message = p.message;

@@ -3,6 +3,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -60,10 +61,10 @@ class Pipeline {
   void accepted(const std::shared_ptr<InFlight>& job, const std::exception_ptr& error);
   void process(std::shared_ptr<InFlight> job);
   void finish(const std::shared_ptr<InFlight>& job, Replies replies, std::string_view status);
-  // Queues a task; a worker is woken only when none is already draining the
-  // queue (or the queue is long), so that a batch of 64 messages costs the
-  // writer a few wake-ups instead of 64, and the answers' JSON is built on a
-  // worker rather than on the writer, which every message waits for.
+  // Queues a task; a worker is woken only when no draining worker is free to
+  // take it, so that a batch of 64 messages costs the writer a wake-up or two
+  // instead of 64, and the answers' JSON is built on a worker rather than on
+  // the writer, which every message waits for.
   void hand_off(Task task);
   void drain();
 
@@ -77,9 +78,20 @@ class Pipeline {
   std::mutex finishes_mutex_;
   std::vector<Finished> finishes_;
   bool finish_write_queued_ = false;
+  // The recovery mark (core_inbound_mark): ids of messages accepted and not
+  // yet answered, the highest id seen, and whether this pipeline may move the
+  // mark (only one that ran recover(): before, older unanswered rows may lie
+  // below it). The mark written is min(in flight) - 1, or the highest id seen.
+  std::int64_t recovery_mark() const;  // flight_mutex_ held
+  std::mutex flight_mutex_;
+  std::set<std::int64_t> in_flight_;
+  std::int64_t highest_seen_ = 0;
+  bool mark_enabled_ = false;
+  std::int64_t mark_written_ = -1;
   std::mutex tasks_mutex_;
   std::deque<Task> tasks_;
   int drainers_ = 0;  // workers draining tasks_
+  int busy_ = 0;      // of those, running a task
 };
 
 }  // namespace villagebot::pipeline
