@@ -36,7 +36,11 @@ CONNECTIONS=64
 DURATION=10
 WARMUP=2
 LOADGEN_THREADS=1
-BARE_THREADS=2
+# One thread each for the bare server and for villagebot's network: on the 2-core machine
+# that is the fastest for both (the bare server did 60,000-70,000/s with one thread and
+# 46,000-55,000/s with two; villagebot 54 against 65 µs of CPU per request), as the load
+# generator has the other core. BENCH_NET_THREADS and --bare-threads change them.
+BARE_THREADS=1
 SIGNATURE_SECRET=""
 
 BARE_PID=""
@@ -165,7 +169,7 @@ start_villagebot() {
   cat >"${config}" <<TOML
 [server]
 listen = "127.0.0.1:0"
-threads = ${BENCH_NET_THREADS:-2}
+threads = ${BENCH_NET_THREADS:-1}
 [storage]
 path = "${WORK_DIR}/bench.db"
 synchronous = "${BENCH_SYNC:-full}"
