@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "villagebot/text.hpp"
+
 namespace villagebot::adapters::sms_http {
 
 namespace {
@@ -99,43 +101,9 @@ bool Template::uses(std::string_view variable) const {
 }
 
 std::string json_escape(std::string_view value) {
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(value.size() + 8);
-  for (const char c : value) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (u < 0x20) {
-          out += "\\u00";
-          out += kHex[u >> 4];
-          out += kHex[u & 0x0F];
-        } else {
-          out += c;
-        }
-    }
-  }
+  text::append_json_escaped(out, value);
   return out;
 }
 

@@ -38,47 +38,11 @@ std::string form_decode(std::string_view s) {
   return out;
 }
 
-// A JSON string's contents as nlohmann::json writes them without
-// ensure_ascii: '"', '\\' and control characters escaped, the rest copied.
-// False (and `out` partly written) when `s` is not valid UTF-8.
+// A JSON string's contents as nlohmann::json writes them; false when `s` is
+// not valid UTF-8 (nlohmann then replaces what is broken).
 bool append_escaped(std::string& out, std::string_view s) {
   if (!text::valid_utf8(s)) return false;
-  constexpr std::string_view kHex = "0123456789abcdef";
-  std::size_t run = 0;  // start of the bytes not yet copied
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 0xf];
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
+  text::append_json_escaped(out, s);
   return true;
 }
 

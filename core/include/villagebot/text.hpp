@@ -9,6 +9,10 @@
 namespace villagebot::text {
 
 bool valid_utf8(std::string_view s);
+// Appends `s` as the inside of a JSON string, as nlohmann::json writes it without
+// ensure_ascii: '"', '\\' and control characters escaped (\n, \t ... or \u00XX),
+// every other byte copied (the caller checks UTF-8 where it matters).
+void append_json_escaped(std::string& out, std::string_view s);
 std::u32string to_u32(std::string_view utf8);  // invalid bytes become U+FFFD
 std::string to_utf8(std::u32string_view s);
 std::size_t length_u32(std::string_view utf8);
