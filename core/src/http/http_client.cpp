@@ -146,25 +146,20 @@ bool bypasses_proxy(const std::string& host, const std::string& list) {
   return false;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 // Sending it twice does no harm: an idempotent method, or a key the gateway
 // deduplicates by (the delivery engine sets one on every message).
 bool replayable(const ClientRequest& r) {
   for (const char* m : {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
     if (r.method == m) return true;
   return std::any_of(r.headers.begin(), r.headers.end(), [](const auto& h) {
-    return iequals(h.first, "Idempotency-Key") || iequals(h.first, "X-Idempotency-Key");
+    return beast::iequals(h.first, "Idempotency-Key") || beast::iequals(h.first, "X-Idempotency-Key");
   });
 }
 
 bool asks_to_close(const ClientRequest& r) {
-  return std::any_of(r.headers.begin(), r.headers.end(),
-                     [](const auto& h) { return iequals(h.first, "Connection") && iequals(h.second, "close"); });
+  return std::any_of(r.headers.begin(), r.headers.end(), [](const auto& h) {
+    return beast::iequals(h.first, "Connection") && beast::iequals(h.second, "close");
+  });
 }
 
 // A pooled connection the server has closed (or written to unasked) is

@@ -50,17 +50,6 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 bool has_line_break(std::string_view s) {
   return s.find_first_of("\r\n") != std::string_view::npos;
 }
@@ -78,8 +67,8 @@ std::string serialize(const HttpResponse& r, unsigned version, bool keep_alive) 
   std::string_view server = "villagebot";
   std::string_view content_type = r.content_type;
   for (const auto& [name, value] : r.headers) {
-    if (iequals(name, "server")) server = value;
-    if (iequals(name, "content-type")) content_type = value;
+    if (beast::iequals(name, "server")) server = value;
+    if (beast::iequals(name, "content-type")) content_type = value;
   }
   std::string out;
   out.reserve(160 + r.body.size());
@@ -99,8 +88,9 @@ std::string serialize(const HttpResponse& r, unsigned version, bool keep_alive) 
   field("Server", server);
   field("Content-Type", content_type);
   for (const auto& [name, value] : r.headers) {
-    if (iequals(name, "server") || iequals(name, "content-type") || iequals(name, "content-length") ||
-        iequals(name, "transfer-encoding") || iequals(name, "connection"))
+    if (beast::iequals(name, "server") || beast::iequals(name, "content-type") ||
+        beast::iequals(name, "content-length") || beast::iequals(name, "transfer-encoding") ||
+        beast::iequals(name, "connection"))
       continue;
     field(name, value);
   }

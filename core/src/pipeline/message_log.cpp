@@ -31,18 +31,6 @@ void set_inbound_status(Session& s, std::int64_t id, std::string_view status, st
             {std::string(status), person_id == 0 ? Value{nullptr} : Value{person_id}, now_ms(), id});
 }
 
-void insert_replies(Session& s, std::int64_t inbound_id, const InboundMessage& m, std::int64_t person_id,
-                    const Replies& replies) {
-  const auto now = now_ms();
-  for (const auto& r : replies) {
-    s.execute(
-        "INSERT INTO core_messages(direction, adapter_id, channel, identity_kind, address, chat_id, person_id, text, "
-        "status, in_reply_to, created_at, updated_at) VALUES('out', ?, ?, ?, ?, ?, ?, ?, 'reply', ?, ?, ?)",
-        {m.adapter_id, std::string(channel_name(m.channel)), m.identity_kind, m.sender, m.chat_id,
-         person_id == 0 ? Value{nullptr} : Value{person_id}, r.text, inbound_id, now, now});
-  }
-}
-
 void insert_answers(Session& s, const std::vector<Answer>& answers) {
   // Rows of several answers per statement: SQLite's cost per statement is
   // about as much as the row's own. Statements of 16, 4 and 1 rows, so that

@@ -16,8 +16,6 @@ std::int64_t now_ms();
 // nullopt when (adapter, message_id) was seen before.
 std::optional<std::int64_t> insert_inbound(Session& s, const InboundMessage& m, std::string_view status);
 void set_inbound_status(Session& s, std::int64_t id, std::string_view status, std::int64_t person_id);
-void insert_replies(Session& s, std::int64_t inbound_id, const InboundMessage& m, std::int64_t person_id,
-                    const Replies& replies);
 // The replies to several inbound messages and their final status, in few statements.
 struct Answer {
   std::int64_t inbound_id = 0;

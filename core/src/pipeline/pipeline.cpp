@@ -121,11 +121,11 @@ void Pipeline::write_accepts() {
             continue;
           }
           job->log_id = *id;
-          job->verdict = limiter_.check(job->message.adapter_id + ":" + job->message.sender);
+          if (limiter_.enabled()) job->verdict = limiter_.check(job->message.adapter_id + ":" + job->message.sender);
           if (job->verdict != RateLimiter::Verdict::allow) {
-            message_log::set_inbound_status(s, *id, "rate_limited", 0);
-            if (job->verdict == RateLimiter::Verdict::warn)
-              message_log::insert_replies(s, *id, job->message, 0, {Reply{kTooFast.zh}});
+            const Replies too_fast =
+                job->verdict == RateLimiter::Verdict::warn ? Replies{Reply{kTooFast.zh}} : Replies{};
+            message_log::insert_answers(s, {{*id, &job->message, 0, &too_fast, "rate_limited"}});
           }
         }
       },

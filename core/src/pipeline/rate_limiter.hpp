@@ -14,6 +14,8 @@ class RateLimiter {
   enum class Verdict { allow, warn, silent };
   RateLimiter(int messages, std::chrono::seconds window) : capacity_(messages), window_(window) {}
   Verdict check(const std::string& sender, Clock::time_point now = Clock::now());
+  // False when the limit is off (0 messages): every message is allowed.
+  [[nodiscard]] bool enabled() const { return capacity_ > 0; }
 
  private:
   struct Bucket {
