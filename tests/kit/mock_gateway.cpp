@@ -193,17 +193,8 @@ struct MockGateway::Impl {
 
   void open() {
     run_on(accept_strand, [this] {
-      if (acceptor.is_open()) return;
-      const tcp::endpoint ep(asio::ip::address_v4::loopback(), static_cast<unsigned short>(port.load()));
-      acceptor.open(ep.protocol());
-      acceptor.set_option(asio::socket_base::reuse_address(true));
-      beast::error_code ec;
-      acceptor.bind(ep, ec);
-      if (ec) {
-        acceptor.close();
-        throw std::runtime_error("mock gateway: cannot listen on 127.0.0.1:" + std::to_string(port.load()) + ": " +
-                                 ec.message());
-      }
+      if (is_listening) return;
+      if (!acceptor.is_open()) bind_port();  // else the port was held since crash(): listen on it again
       acceptor.listen(asio::socket_base::max_listen_connections);
       port = acceptor.local_endpoint().port();
       is_listening = true;
@@ -211,11 +202,30 @@ struct MockGateway::Impl {
     });
   }
 
-  void crash() {
-    run_on(accept_strand, [this] {
+  // Binds the gateway's port (0 the first time: any free port) without listening.
+  void bind_port() {
+    const tcp::endpoint ep(asio::ip::address_v4::loopback(), static_cast<unsigned short>(port.load()));
+    acceptor.open(ep.protocol());
+    acceptor.set_option(asio::socket_base::reuse_address(true));
+    beast::error_code ec;
+    acceptor.bind(ep, ec);
+    if (ec) {
+      acceptor.close();
+      throw std::runtime_error("mock gateway: cannot listen on 127.0.0.1:" + std::to_string(port.load()) + ": " +
+                               ec.message());
+    }
+  }
+
+  // A crashed gateway refuses connections but keeps its port bound (a socket
+  // bound and not listening is answered with a reset, like a closed port), so
+  // that no other process on the machine takes the port before restart().
+  void crash(bool hold_port = true) {
+    run_on(accept_strand, [this, hold_port] {
       is_listening = false;
+      ++generation;  // the accept loop ends: its acceptor is closed, whatever holds the port now
       beast::error_code ec;
       acceptor.close(ec);
+      if (hold_port && port.load() != 0) bind_port();
     });
     // Every connection accepted so far is in conns now (accept_loop inserts on the
     // acceptor's strand, and drops what it accepts after the close).
@@ -235,7 +245,7 @@ struct MockGateway::Impl {
   }
 
   void shutdown() {
-    crash();
+    crash(false);
     work.reset();
     for (auto& t : threads) t.join();
     threads.clear();
@@ -588,12 +598,13 @@ double MockGateway::rate_over(std::chrono::milliseconds window) const {
   return static_cast<double>(n) * 1000.0 / static_cast<double>(window.count());
 }
 
+std::vector<SteadyClock::time_point> MockGateway::request_times() const {
+  std::lock_guard lock(impl_->data_mutex);
+  return impl_->request_times;
+}
+
 std::size_t MockGateway::max_requests_in_window(std::chrono::milliseconds window) const {
-  std::vector<SteadyClock::time_point> times;
-  {
-    std::lock_guard lock(impl_->data_mutex);
-    times = impl_->request_times;
-  }
+  std::vector<SteadyClock::time_point> times = request_times();
   std::sort(times.begin(), times.end());
   std::size_t best = 0;
   std::size_t first = 0;

@@ -101,8 +101,9 @@ class MockGateway {
   // Like a killed process: the listening socket and every open connection are
   // closed at once with a reset (held and delayed requests included; a delayed
   // request is then not recorded). Connecting is refused until restart(), which
-  // listens again on the same port (throws std::runtime_error if that port was taken
-  // meanwhile). Both return when done; both are idempotent.
+  // listens again on the same port. The port stays bound meanwhile (not listening),
+  // so that no other process on the machine can take it. Both return when done;
+  // both are idempotent.
   void crash();
   void restart();
   [[nodiscard]] bool listening() const;
@@ -113,6 +114,8 @@ class MockGateway {
   [[nodiscard]] std::map<std::string, std::size_t> recipients() const;  // recipient → messages
   [[nodiscard]] std::vector<GatewayMessage> messages() const;           // in the order recorded
   [[nodiscard]] std::size_t requests_total() const;                     // including failed ones
+  // When each complete request arrived (any outcome), in the order they arrived.
+  [[nodiscard]] std::vector<std::chrono::steady_clock::time_point> request_times() const;
   [[nodiscard]] GatewayCounts counts() const;
   // Recipients that received more than one message, with their counts.
   [[nodiscard]] std::map<std::string, std::size_t> duplicates() const;
