@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -19,6 +21,7 @@
 #include "storage/core_schema.hpp"
 #include "storage/sqlite_storage.hpp"
 #include "temp_dir.hpp"
+#include "villagebot/crypto.hpp"
 
 namespace villagebot::points {
 namespace {
@@ -172,6 +175,37 @@ TEST_F(LedgerTest, EntryHashCoversEveryFieldButHash) {
   shifted.reason = "abR";
   shifted.rule_code = "-3";
   EXPECT_NE(entry_hash(shifted), h);
+}
+
+// Ledgers already written were hashed over nlohmann's text of the entry: the hash
+// must stay exactly that, whatever the fields hold, or every old ledger would fail
+// verify.
+TEST_F(LedgerTest, EntryHashIsTheSha256OfTheEntrysCanonicalJsonText) {
+  auto reference = [](const Entry& e) {
+    const nlohmann::json content =
+        nlohmann::json::array({e.id, e.household_id, e.points, e.reason, e.rule_code, e.source, e.proposer, e.approver,
+                               e.idempotency_key, e.reverses, e.created_at_ms, e.prev_hash});
+    return crypto::sha256_hex(content.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  };
+  Entry e = ledger_.post(award(3, 5, "ab"));
+  EXPECT_EQ(entry_hash(e), reference(e));
+  e.id = 9223372036854775807;
+  e.household_id = 1;
+  e.points = -1000000;
+  e.reason = "修路 \"义务工\"\\ 第2天\n\t\x01\x1f\x7f 😀";
+  e.rule_code = "";
+  e.source = "volunteers:shift-12";
+  e.proposer = "张三";
+  e.approver = "李四 </script>";
+  e.idempotency_key = "key\r\u2028";
+  e.reverses = 4;
+  e.created_at_ms = -1;
+  EXPECT_EQ(entry_hash(e), reference(e));
+  e.reason = std::string("bad \xff\xfe UTF-8 \xe4\xb8");  // replaced by U+FFFD, as nlohmann does
+  EXPECT_EQ(entry_hash(e), reference(e));
+  e.reason = "ok";
+  e.proposer = std::string("\xc0\x80");
+  EXPECT_EQ(entry_hash(e), reference(e));
 }
 
 // ---- Balances, months and ranks -----------------------------------------------
