@@ -2,6 +2,8 @@
 #include <signal.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -243,6 +245,64 @@ TEST(Process, ChatBesideARunningServerLeavesTheServersMessagesAlone) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "我的\n") << "exactly the chat's own answer";
   EXPECT_EQ(count(v.db, "SELECT COUNT(*) FROM core_messages WHERE message_id='server-busy' AND status='accepted'"), 1);
+}
+
+// `villagebot chat` beside a running server accepts messages into the same log, between the
+// server's ids. If it dies mid-message, that row stays unanswered: the server's recovery
+// mark must not pass it (or it would never be answered), and the next start answers it.
+TEST(Process, TheRecoveryMarkWaitsBelowAMessageAnotherProcessHasNotAnswered) {
+  ProcessVillage v({"test_echo"});
+  auto foreign = [&](const std::string& id) {  // what a chat that died mid-message leaves behind
+    const std::int64_t now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    storage::SqliteStorage db(v.db.string());
+    db.write([&](Session& s) {
+      s.execute(
+          "INSERT INTO core_messages(direction, adapter_id, message_id, address, text, status, created_at, "
+          "updated_at) VALUES('in', 'console', ?, '13800000002', '回声 聊天的', 'accepted', ?, ?)",
+          {id, now, now});
+    });
+    return count(v.db, "SELECT id FROM core_messages WHERE message_id='" + id + "'");
+  };
+  auto mark = [&] { return count(v.db, "SELECT COALESCE(MAX(scan_from), -1) FROM core_inbound_mark"); };
+  auto settle = [&](std::int64_t at_least) {
+    for (int i = 0; i < 100 && mark() < at_least; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  };
+  {
+    Child server(v.serve_args());
+    const int port = port_from_line(server.wait_for_line("listening on"));
+    ASSERT_EQ(post(port, message("s-1", "回声 一")).status, 200);
+    const auto f1 = foreign("chat-1");
+    for (const char* id : {"s-2", "s-3", "s-4"}) ASSERT_EQ(post(port, message(id, "回声 二")).status, 200);
+    settle(f1 - 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // would it move further?
+    EXPECT_EQ(mark(), f1 - 1) << "the mark stops below the other process's unanswered message";
+
+    // The chat answers it after all; a second chat message is left unanswered.
+    storage::SqliteStorage(v.db.string()).write([&](Session& s) {
+      s.execute("UPDATE core_messages SET status='processed' WHERE id=?", {f1});
+    });
+    const auto f2 = foreign("chat-2");
+    for (const char* id : {"s-5", "s-6"}) ASSERT_EQ(post(port, message(id, "回声 三")).status, 200);
+    settle(f2 - 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_EQ(mark(), f2 - 1) << "past the one answered since, below the one still waiting";
+    server.signal(SIGKILL);
+    server.wait();
+  }
+  Child server(v.serve_args());
+  ASSERT_GT(port_from_line(server.wait_for_line("listening on")), 0);
+  for (int i = 0; i < 300; ++i) {
+    if (count(v.db, "SELECT COUNT(*) FROM core_messages WHERE message_id='chat-2' AND status='processed'") == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(count(v.db, "SELECT COUNT(*) FROM core_messages WHERE message_id='chat-2' AND status='processed'"), 1)
+      << "the unanswered message is handled after the restart";
+  server.signal(SIGTERM);
+  const auto stopped = server.wait();
+  EXPECT_EQ(stopped.exit_code, 0);
+  EXPECT_THAT(stopped.err + stopped.out, HasSubstr("recovered 1 message(s)"));
 }
 
 TEST(Process, VersionAndHelp) {

@@ -92,6 +92,13 @@ std::int64_t recovery_mark(Session& s) {
   return rows.empty() ? 0 : rows[0].integer(0);
 }
 
+std::int64_t first_unanswered_after(Session& s, std::int64_t after, std::int64_t up_to) {
+  const auto rows =
+      s.query("SELECT MIN(id) FROM core_messages WHERE id > ? AND id <= ? AND direction = 'in' AND status = 'accepted'",
+              {after, up_to});
+  return rows.empty() || rows[0].is_null(0) ? up_to + 1 : rows[0].integer(0);
+}
+
 void set_recovery_mark(Session& s, std::int64_t scan_from) {
   s.execute(
       "INSERT INTO core_inbound_mark(id, scan_from) VALUES(1, ?) "

@@ -31,6 +31,9 @@ Replies replies_to(Session& s, std::string_view adapter_id, std::string_view mes
 // answered (core_inbound_mark; 0 when there is none yet).
 std::int64_t recovery_mark(Session& s);
 void set_recovery_mark(Session& s, std::int64_t scan_from);
+// The lowest id in (after, up_to] of an inbound message not answered yet (status
+// accepted), else up_to + 1.
+std::int64_t first_unanswered_after(Session& s, std::int64_t after, std::int64_t up_to);
 std::int64_t insert_outbound(Session& s, const OutboundMessage& m, std::string_view status, std::string_view error);
 void set_outbound_status(Session& s, std::int64_t id, std::string_view status, std::string_view error);
 

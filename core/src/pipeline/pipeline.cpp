@@ -291,12 +291,40 @@ void Pipeline::finish(const std::shared_ptr<InFlight>& job, Replies replies, std
           message_log::insert_answers(s, answers);
           // The mark as it stood before this job: its messages still count as in
           // flight until the job has committed.
+          std::int64_t written = -1;
           {
             std::lock_guard lock(flight_mutex_);
             if (mark_enabled_) *mark = recovery_mark();
-            if (*mark <= mark_written_) *mark = -1;
+            written = mark_written_;
           }
-          if (*mark >= 0) message_log::set_recovery_mark(s, *mark);
+          // Another process on this database (`villagebot chat`) accepts messages of its own,
+          // between this pipeline's ids: the mark never passes one it has not answered yet.
+          if (*mark > written) {
+            std::int64_t from = written;
+            if (foreign_unanswered_ > written) {
+              // Found last time (the rows below it were answered then): while it stays
+              // unanswered, and a crashed chat leaves it so until the next start, the
+              // mark waits below it without scanning a growing range.
+              if (message_log::first_unanswered_after(s, foreign_unanswered_ - 1, foreign_unanswered_) ==
+                  foreign_unanswered_) {
+                *mark = std::min(*mark, foreign_unanswered_ - 1);
+                from = *mark;
+              } else {
+                from = foreign_unanswered_;
+              }
+            }
+            if (*mark > from) {
+              const std::int64_t first = message_log::first_unanswered_after(s, from, *mark);
+              if (first <= *mark) {
+                foreign_unanswered_ = first;
+                *mark = first - 1;
+              }
+            }
+          }
+          if (*mark > written)
+            message_log::set_recovery_mark(s, *mark);
+          else
+            *mark = -1;
         },
         [this, taken, take, mark](const std::exception_ptr& error) {
           if (error) {
@@ -376,13 +404,15 @@ std::size_t Pipeline::recover(std::int64_t before_ms) {
   std::vector<Pending> pending;
   std::vector<std::int64_t> own;  // accepted by this process already (its adapters started first)
   std::int64_t highest = 0;
+  std::int64_t stored_mark = 0;
   deps_.storage.read([&](Session& s) {
     highest = s.query("SELECT COALESCE(MAX(id), 0) FROM core_messages")[0].integer(0);
+    stored_mark = message_log::recovery_mark(s);
     // Every unanswered message lies above the mark: a scan of the rows since, by id.
     for (const auto& row : s.query("SELECT id, adapter_id, COALESCE(message_id, ''), channel, identity_kind, address, "
                                    "chat_id, text, created_at FROM core_messages WHERE id > ? AND direction = 'in' AND "
                                    "status = 'accepted' ORDER BY id",
-                                   {message_log::recovery_mark(s)})) {
+                                   {stored_mark})) {
       if (row.integer(8) >= before_ms) {
         own.push_back(row.integer(0));
         continue;
@@ -404,6 +434,7 @@ std::size_t Pipeline::recover(std::int64_t before_ms) {
     // been answered, or is in flight here (the recovered ones included).
     std::lock_guard lock(flight_mutex_);
     highest_seen_ = std::max(highest_seen_, highest);
+    mark_written_ = std::max(mark_written_, stored_mark);
     for (const auto& p : pending) in_flight_.insert(p.id);
     in_flight_.insert(own.begin(), own.end());
     mark_enabled_ = true;

@@ -88,6 +88,9 @@ class Pipeline {
   std::int64_t highest_seen_ = 0;
   bool mark_enabled_ = false;
   std::int64_t mark_written_ = -1;
+  // The lowest inbound message of another process found unanswered above the mark
+  // (0: none); only the writer's jobs touch it.
+  std::int64_t foreign_unanswered_ = 0;
   std::mutex tasks_mutex_;
   std::deque<Task> tasks_;
   int drainers_ = 0;  // workers draining tasks_
