@@ -94,30 +94,25 @@ std::string entry_hash(const Entry& e) {
   std::string out;
   out.reserve(160 + e.reason.size() + e.source.size() + e.proposer.size() + e.approver.size() +
               e.idempotency_key.size());
+  // Each value is preceded by a comma but the first, as nlohmann writes an array.
   auto number = [&out](std::int64_t n) {
+    if (out.size() > 1) out += ',';
     char buf[24];
     out.append(buf, std::to_chars(buf, buf + sizeof buf, n).ptr);
   };
   auto string = [&out](const std::string& t) {
-    out += '"';
+    out += ",\"";
     text::append_json_escaped(out, t);
     out += '"';
   };
   out += '[';
   number(e.id);
-  out += ',';
   number(e.household_id);
-  out += ',';
   number(e.points);
-  for (const std::string* t : {&e.reason, &e.rule_code, &e.source, &e.proposer, &e.approver, &e.idempotency_key}) {
-    out += ',';
+  for (const std::string* t : {&e.reason, &e.rule_code, &e.source, &e.proposer, &e.approver, &e.idempotency_key})
     string(*t);
-  }
-  out += ',';
   number(e.reverses);
-  out += ',';
   number(e.created_at_ms);
-  out += ',';
   string(e.prev_hash);
   out += ']';
   return crypto::sha256_hex(out);
