@@ -113,6 +113,22 @@ TEST(Process, SigtermUnderLoadFinishesInFlightRequestsAndExitsCleanly) {
   });
 }
 
+// Starts the server again: the message left unanswered (and only it) is handled, and
+// the server still stops cleanly.
+void expect_only_it_recovered_at_restart(const ProcessVillage& v, const std::string& message_id) {
+  const std::string processed =
+      "SELECT COUNT(*) FROM core_messages WHERE message_id='" + message_id + "' AND status='processed'";
+  Child server(v.serve_args());
+  ASSERT_GT(port_from_line(server.wait_for_line("listening on")), 0);
+  for (int i = 0; i < 300 && count(v.db, processed) != 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(count(v.db, processed), 1) << message_id << " is handled after the restart";
+  server.signal(SIGTERM);
+  const auto stopped = server.wait();
+  EXPECT_EQ(stopped.exit_code, 0);
+  EXPECT_THAT(stopped.err + stopped.out, HasSubstr("recovered 1 message(s)"));
+}
+
 TEST(Process, KillDashNineLosesNothingAccepted) {
   ProcessVillage v({"test_echo"}, "[plugins.test_echo]\nslow_ms = 4000\n");
   {
@@ -141,20 +157,8 @@ TEST(Process, KillDashNineLosesNothingAccepted) {
     slow.join();
   }
   EXPECT_EQ(count(v.db, "SELECT COUNT(*) FROM core_messages WHERE message_id='killed-1' AND status='accepted'"), 1);
-  Child server(v.serve_args());
-  ASSERT_GT(port_from_line(server.wait_for_line("listening on")), 0);
-  for (int i = 0; i < 300; ++i) {
-    if (count(v.db, "SELECT COUNT(*) FROM core_messages WHERE message_id='killed-1' AND status='processed'") == 1)
-      break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_EQ(count(v.db, "SELECT COUNT(*) FROM core_messages WHERE message_id='killed-1' AND status='processed'"), 1)
-      << "the message accepted before the kill is handled after the restart";
-  server.signal(SIGTERM);
-  const auto stopped = server.wait();
-  EXPECT_EQ(stopped.exit_code, 0);
-  EXPECT_THAT(stopped.err + stopped.out, HasSubstr("recovered 1 message(s)"))
-      << "only the message in flight: those answered before it are not handled again";
+  // Only the message in flight: those answered before it are not handled again.
+  expect_only_it_recovered_at_restart(v, "killed-1");
 }
 
 // The configs the project ships (the demo's, with the points plugin's rules and
@@ -291,18 +295,7 @@ TEST(Process, TheRecoveryMarkWaitsBelowAMessageAnotherProcessHasNotAnswered) {
     server.signal(SIGKILL);
     server.wait();
   }
-  Child server(v.serve_args());
-  ASSERT_GT(port_from_line(server.wait_for_line("listening on")), 0);
-  for (int i = 0; i < 300; ++i) {
-    if (count(v.db, "SELECT COUNT(*) FROM core_messages WHERE message_id='chat-2' AND status='processed'") == 1) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_EQ(count(v.db, "SELECT COUNT(*) FROM core_messages WHERE message_id='chat-2' AND status='processed'"), 1)
-      << "the unanswered message is handled after the restart";
-  server.signal(SIGTERM);
-  const auto stopped = server.wait();
-  EXPECT_EQ(stopped.exit_code, 0);
-  EXPECT_THAT(stopped.err + stopped.out, HasSubstr("recovered 1 message(s)"));
+  expect_only_it_recovered_at_restart(v, "chat-2");
 }
 
 TEST(Process, VersionAndHelp) {
