@@ -106,20 +106,4 @@ void set_recovery_mark(Session& s, std::int64_t scan_from) {
       {scan_from});
 }
 
-std::int64_t insert_outbound(Session& s, const OutboundMessage& m, std::string_view status, std::string_view error) {
-  const auto now = now_ms();
-  s.execute(
-      "INSERT INTO core_messages(direction, adapter_id, channel, address, person_id, text, status, error, created_at, "
-      "updated_at) VALUES('out', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      {m.adapter_id, std::string(channel_name(m.channel)), m.address,
-       m.person_id == 0 ? Value{nullptr} : Value{m.person_id}, m.text, std::string(status), std::string(error), now,
-       now});
-  return s.last_insert_id();
-}
-
-void set_outbound_status(Session& s, std::int64_t id, std::string_view status, std::string_view error) {
-  s.execute("UPDATE core_messages SET status = ?, error = ?, updated_at = ? WHERE id = ?",
-            {std::string(status), std::string(error), now_ms(), id});
-}
-
 }  // namespace villagebot::pipeline::message_log

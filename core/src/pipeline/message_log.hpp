@@ -34,7 +34,5 @@ void set_recovery_mark(Session& s, std::int64_t scan_from);
 // The lowest id in (after, up_to] of an inbound message not answered yet (status
 // accepted), else up_to + 1.
 std::int64_t first_unanswered_after(Session& s, std::int64_t after, std::int64_t up_to);
-std::int64_t insert_outbound(Session& s, const OutboundMessage& m, std::string_view status, std::string_view error);
-void set_outbound_status(Session& s, std::int64_t id, std::string_view status, std::string_view error);
 
 }  // namespace villagebot::pipeline::message_log
