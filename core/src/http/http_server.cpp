@@ -229,25 +229,38 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   // operation. The deadline is the caller's (expires_after), shared by every read here, so a
   // client that trickles is dropped when it passes. End of stream before a byte of a request:
   // end_of_stream; within one: partial_message.
+  // Parses what is buffered: true when the part asked for (the header, or the whole request)
+  // is complete or the bytes are malformed (then `ec` says so), false when more must be read.
+  // Not a coroutine: a request that came in one segment is parsed without allocating a frame.
+  static bool parse_buffered(beast::flat_buffer& buffer, Parser& parser, bool whole, beast::error_code& ec) {
+    for (;;) {
+      if (whole ? parser.is_done() : parser.is_header_done()) return true;
+      if (buffer.size() == 0) return false;
+      const std::size_t used = parser.put(buffer.data(), ec);
+      buffer.consume(used);
+      if (ec == bhttp::error::need_more) {
+        ec = {};
+        return false;
+      }
+      if (ec) return true;
+      if (used == 0) return false;
+      // progress: the next element may be buffered too
+    }
+  }
+
   Task<beast::error_code> read_request(Connection& c, beast::flat_buffer& buffer, Parser& parser, bool whole) {
     constexpr std::size_t kReadSize = 64 * 1024;
     for (;;) {
-      if (whole ? parser.is_done() : parser.is_header_done()) co_return beast::error_code{};
-      if (buffer.size() > 0) {
-        beast::error_code ec;
-        const std::size_t used = parser.put(buffer.data(), ec);
-        buffer.consume(used);
-        if (ec && ec != bhttp::error::need_more) co_return ec;
-        if (!ec && used > 0) continue;  // progress: the next element may be buffered too
-      }
-      auto [ec, n] = co_await c.stream.async_read_some(buffer.prepare(kReadSize), kOn);
-      if (ec == asio::error::eof) {
+      beast::error_code ec;
+      if (parse_buffered(buffer, parser, whole, ec)) co_return ec;
+      auto [rec, n] = co_await c.stream.async_read_some(buffer.prepare(kReadSize), kOn);
+      if (rec == asio::error::eof) {
         if (!parser.got_some()) co_return beast::error_code(bhttp::error::end_of_stream);
         beast::error_code eof;
         parser.put_eof(eof);
         co_return eof ? eof : beast::error_code(bhttp::error::partial_message);
       }
-      if (ec) co_return ec;
+      if (rec) co_return rec;
       buffer.commit(n);
     }
   }
@@ -270,7 +283,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       parser.body_limit(boost::none);  // set from the route once the header is in
       // The whole header must arrive within the header timeout: a trickling client is dropped.
       c->stream.expires_after(cfg.header_timeout);
-      const auto hec = co_await read_request(*c, buffer, parser, false);
+      beast::error_code hec;
+      if (!parse_buffered(buffer, parser, false, hec)) hec = co_await read_request(*c, buffer, parser, false);
       if (hec == bhttp::error::header_limit) {
         co_await write_error(*c, 431, "headers_too_large", "the request headers are too large");
         break;
@@ -296,7 +310,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       if (!parser.is_done()) {
         parser.eager(true);
         c->stream.expires_after(cfg.body_timeout);
-        const auto bec = co_await read_request(*c, buffer, parser, true);
+        beast::error_code bec;
+        if (!parse_buffered(buffer, parser, true, bec)) bec = co_await read_request(*c, buffer, parser, true);
         if (bec == bhttp::error::body_limit) {
           co_await write_error(*c, 413, "body_too_large",
                                "the request body is larger than " + std::to_string(limit) + " bytes");
@@ -306,7 +321,16 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       }
       auto req = parser.release();
       const bool keep_alive = req.keep_alive();
-      HttpResponse response = co_await dispatch(req, std::move(match));
+      // In this frame rather than a coroutine of its own: a frame allocated per request.
+      const auto started = std::chrono::steady_clock::now();
+      HttpResponse response;
+      if (match.route) {
+        HttpRequest request = to_request(req, match);
+        response = co_await run_handler(match.route, std::move(request));
+      } else {
+        response = not_routed(req, match);
+      }
+      record(req.method_string(), match, response.status, started);
       const bool keep_open = keep_alive && !draining;
       const auto wire = serialize(response, req.version(), keep_open);
       c->stream.expires_after(cfg.body_timeout);
@@ -318,8 +342,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     c->stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
-  Task<HttpResponse> dispatch(bhttp::request<bhttp::string_body>& req, RouteTable::Match match) {
-    const auto started = std::chrono::steady_clock::now();
+  static HttpRequest to_request(bhttp::request<bhttp::string_body>& req, RouteTable::Match& match) {
     HttpRequest r;
     r.method = std::string(req.method_string());
     r.target = std::string(req.target());
@@ -332,25 +355,28 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       if (!inserted) it->second += ", " + std::string(field.value());
     }
     r.body = std::move(req.body());
+    r.route_suffix = match.suffix;
+    r.path_params = std::move(match.params);
+    return r;
+  }
 
-    std::string route_label = "unmatched";
-    HttpResponse response;
-    if (!match.route) {
-      response = match.method_mismatch
-                     ? HttpResponse::error(405, "method_not_allowed", r.method + " is not allowed on " + r.path)
-                     : HttpResponse::error(404, "not_found", "no such route: " + r.path);
-    } else {
-      route_label = match.route->path + (match.route->prefix ? "/*" : "");
-      r.route_suffix = match.suffix;
-      r.path_params = std::move(match.params);
-      response = co_await run_handler(match.route, std::move(r));
-    }
+  static HttpResponse not_routed(const bhttp::request<bhttp::string_body>& req, const RouteTable::Match& match) {
+    const std::string_view target = req.target();
+    const std::string path(target.substr(0, target.find('?')));
+    return match.method_mismatch ? HttpResponse::error(405, "method_not_allowed",
+                                                       std::string(req.method_string()) + " is not allowed on " + path)
+                                 : HttpResponse::error(404, "not_found", "no such route: " + path);
+  }
+
+  void record(std::string_view method, const RouteTable::Match& match, int status,
+              std::chrono::steady_clock::time_point started) {
+    const std::string route_label =
+        match.route ? match.route->path + (match.route->prefix ? "/*" : "") : std::string("unmatched");
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     metrics.add("villagebot_http_requests_total", support::label("route", route_label) + "," +
-                                                      support::label("method", std::string(req.method_string())) + "," +
-                                                      support::label("status", std::to_string(response.status)));
+                                                      support::label("method", std::string(method)) + "," +
+                                                      support::label("status", std::to_string(status)));
     metrics.observe("villagebot_http_request_duration_seconds", support::label("route", route_label), seconds);
-    co_return response;
   }
 
   // Deliberately not a coroutine: GCC 12 miscompiles lambdas with
