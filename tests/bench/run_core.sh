@@ -229,7 +229,9 @@ measure() {
   if [[ -n "${SIGNATURE_SECRET}" ]]; then
     args+=(--signature-secret "${SIGNATURE_SECRET}")
   fi
-  "${LOADGEN}" "${args[@]}" >"${out}" || true
+  # The load generator's own CPU (bash's time: user and system seconds, the last line).
+  local TIMEFORMAT='%U %S'
+  { time "${LOADGEN}" "${args[@]}" >"${out}"; } 2>"${out}.cpu" || true
   grep -q '^requests=[1-9]' "${out}" ||
     die "no request to ${url} completed: $(tr '\n' ' ' <"${out}")"
 }
@@ -267,7 +269,7 @@ main() {
   local n_start=$(($(date +%s%N) / 1000))
 
   [[ "${ROUNDS}" =~ ^[1-9][0-9]*$ ]] || die "--rounds needs a positive number"
-  local round cpu_ticks=0 vb_requests=0 cpu_before="" ratios=""
+  local round cpu_ticks=0 vb_requests=0 cpu_before="" ratios="" loadgen_cpu_s=0
   for ((round = 1; round <= ROUNDS; round++)); do
     start_bare_server "${bare_program}"
     echo "measuring the bare ceiling at ${BARE_URL} (${CONNECTIONS} connections, ${DURATION} s)" >&2
@@ -280,6 +282,8 @@ main() {
     if [[ -n "${cpu_before}" ]]; then
       cpu_ticks=$((cpu_ticks + $(process_cpu_ticks "${VILLAGEBOT_PID}") - cpu_before))
       vb_requests=$((vb_requests + $(figure requests "${WORK_DIR}/villagebot-${round}.txt")))
+      loadgen_cpu_s=$(tail -n1 "${WORK_DIR}/villagebot-${round}.txt.cpu" |
+        awk -v sum="${loadgen_cpu_s}" '{ printf "%.3f", sum + $1 + $2 }')
     fi
     local v b r
     v="$(figure rps "${WORK_DIR}/villagebot-${round}.txt")"
@@ -300,6 +304,11 @@ main() {
     # Includes the warm-up requests, which the load generator does not count.
     CPU_US_PER_REQUEST=$(awk -v t="${cpu_ticks}" -v hz="${hz}" -v n="${vb_requests}" \
       -v d="${DURATION}" -v w="${WARMUP}" 'BEGIN { if (n > 0) printf "%.0f", t / hz * 1e6 / (n * (d + w) / d) }')
+    # villagebot's CPU over the load generator's in the same seconds: the load generator does
+    # the same work per request whatever the server, so this ratio cancels the machine's own
+    # drift (which moves requests/s by a tenth between runs minutes apart). For A/B of builds.
+    CPU_RELATIVE=$(awk -v t="${cpu_ticks}" -v hz="${hz}" -v l="${loadgen_cpu_s}" \
+      'BEGIN { if (l > 0) printf "%.2f", t / hz / l }')
   fi
 
   print_table "${WORK_DIR}/villagebot.txt" "${WORK_DIR}/bare.txt"
@@ -308,6 +317,7 @@ main() {
     echo "start to ready (process start to listening, plugins ${PLUGINS}): ${START_MS} ms"
     echo "idle RSS after start: $((IDLE_RSS_KB / 1024)) MB (${IDLE_RSS_KB} kB)"
     echo "villagebot CPU per request (user + system, all threads): ${CPU_US_PER_REQUEST:-?} µs"
+    echo "villagebot CPU relative to the load generator's, same seconds (steadier for A/B): ${CPU_RELATIVE:-?}"
   fi
 
   if ((POLL)); then
