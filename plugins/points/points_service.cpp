@@ -83,9 +83,9 @@ void check_text(const std::string& value, const char* what) {
 // the json values); text that is not valid UTF-8 takes nlohmann's way, which
 // replaces the bad bytes.
 std::string entry_hash(const Entry& e) {
-  const std::string* texts[] = {&e.reason,   &e.rule_code,       &e.source,   &e.proposer,
-                                &e.approver, &e.idempotency_key, &e.prev_hash};
-  if (!std::all_of(std::begin(texts), std::end(texts), [](const std::string* t) { return text::valid_utf8(*t); })) {
+  const std::string* const texts[] = {&e.reason, &e.rule_code, &e.source, &e.proposer, &e.approver, &e.idempotency_key};
+  auto valid = [](const std::string* t) { return text::valid_utf8(*t); };
+  if (!std::all_of(std::begin(texts), std::end(texts), valid) || !text::valid_utf8(e.prev_hash)) {
     const nlohmann::json content =
         nlohmann::json::array({e.id, e.household_id, e.points, e.reason, e.rule_code, e.source, e.proposer, e.approver,
                                e.idempotency_key, e.reverses, e.created_at_ms, e.prev_hash});
@@ -109,8 +109,7 @@ std::string entry_hash(const Entry& e) {
   number(e.id);
   number(e.household_id);
   number(e.points);
-  for (const std::string* t : {&e.reason, &e.rule_code, &e.source, &e.proposer, &e.approver, &e.idempotency_key})
-    string(*t);
+  for (const std::string* t : texts) string(*t);
   number(e.reverses);
   number(e.created_at_ms);
   string(e.prev_hash);

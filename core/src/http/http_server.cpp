@@ -248,11 +248,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
+  // Reads until the part asked for is in (or the bytes are malformed); called only after
+  // parse_buffered found what is buffered not enough, so it reads before parsing again.
   Task<beast::error_code> read_request(Connection& c, beast::flat_buffer& buffer, Parser& parser, bool whole) {
     constexpr std::size_t kReadSize = 64 * 1024;
     for (;;) {
-      beast::error_code ec;
-      if (parse_buffered(buffer, parser, whole, ec)) co_return ec;
       auto [rec, n] = co_await c.stream.async_read_some(buffer.prepare(kReadSize), kOn);
       if (rec == asio::error::eof) {
         if (!parser.got_some()) co_return beast::error_code(bhttp::error::end_of_stream);
@@ -262,6 +262,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
       }
       if (rec) co_return rec;
       buffer.commit(n);
+      beast::error_code ec;
+      if (parse_buffered(buffer, parser, whole, ec)) co_return ec;
     }
   }
 

@@ -297,30 +297,7 @@ void Pipeline::finish(const std::shared_ptr<InFlight>& job, Replies replies, std
             if (mark_enabled_) *mark = recovery_mark();
             written = mark_written_;
           }
-          // Another process on this database (`villagebot chat`) accepts messages of its own,
-          // between this pipeline's ids: the mark never passes one it has not answered yet.
-          if (*mark > written) {
-            std::int64_t from = written;
-            if (foreign_unanswered_ > written) {
-              // Found last time (the rows below it were answered then): while it stays
-              // unanswered, and a crashed chat leaves it so until the next start, the
-              // mark waits below it without scanning a growing range.
-              if (message_log::first_unanswered_after(s, foreign_unanswered_ - 1, foreign_unanswered_) ==
-                  foreign_unanswered_) {
-                *mark = std::min(*mark, foreign_unanswered_ - 1);
-                from = *mark;
-              } else {
-                from = foreign_unanswered_;
-              }
-            }
-            if (*mark > from) {
-              const std::int64_t first = message_log::first_unanswered_after(s, from, *mark);
-              if (first <= *mark) {
-                foreign_unanswered_ = first;
-                *mark = first - 1;
-              }
-            }
-          }
+          if (*mark > written) *mark = below_foreign(s, written, *mark);
           if (*mark > written)
             message_log::set_recovery_mark(s, *mark);
           else
@@ -390,6 +367,22 @@ Replies Pipeline::route(const InboundMessage& message, std::int64_t& person_id) 
   deps_.metrics.add("villagebot_commands_total", support::label("plugin", match->entry->owner) + "," +
                                                      support::label("command", match->entry->spec.name));
   return match->entry->spec.handler(request);
+}
+
+// Another process on this database (`villagebot chat`) accepts messages of its own, between
+// this pipeline's ids: the mark (moving from `written` to `mark`) never passes one it has not
+// answered yet. The one found is remembered (the rows below it were answered when it was found):
+// while it stays unanswered, and a chat that died leaves it so until the next start, each job
+// looks it up by id instead of scanning a growing range.
+std::int64_t Pipeline::below_foreign(Session& s, std::int64_t written, std::int64_t mark) {
+  const std::int64_t known = foreign_unanswered_;
+  if (known > written && known <= mark) {
+    if (message_log::first_unanswered_after(s, known - 1, known) == known) return known - 1;
+    written = known;  // answered since
+  }
+  const std::int64_t first = message_log::first_unanswered_after(s, written, mark);
+  if (first <= mark) foreign_unanswered_ = first;
+  return std::min(mark, first - 1);
 }
 
 std::int64_t Pipeline::recovery_mark() const {

@@ -82,7 +82,8 @@ class Pipeline {
   // yet answered, the highest id seen, and whether this pipeline may move the
   // mark (only one that ran recover(): before, older unanswered rows may lie
   // below it). The mark written is min(in flight) - 1, or the highest id seen.
-  std::int64_t recovery_mark() const;  // flight_mutex_ held
+  std::int64_t recovery_mark() const;                                               // flight_mutex_ held
+  std::int64_t below_foreign(Session& s, std::int64_t written, std::int64_t mark);  // writer only
   std::mutex flight_mutex_;
   std::set<std::int64_t> in_flight_;
   std::int64_t highest_seen_ = 0;
