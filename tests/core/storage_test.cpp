@@ -406,6 +406,65 @@ TEST(SqliteStorage, ConcurrentWriteSyncCallersAllCommit) {
   EXPECT_EQ(count_items(s), 200);
 }
 
+// The pipeline's case: a message is accepted, its handler runs elsewhere and logs the answer
+// with a write of its own; the commit waits for that write, so both are in one commit.
+TEST(SqliteStorage, ACommitHoldTakesTheAwaitedWriteIntoTheSameCommit) {
+  TempDir dir;
+  SqliteStorage s(dir.file("village.db"));
+  s.migrate("demo", kItemsV1);
+  std::atomic<bool> awaited{false};
+  s.set_commit_hold([&awaited] { return awaited.load(); }, 30s);
+  const auto commits_before = s.commits();
+  std::promise<int> accept_saw;  // items visible to a reader when the first job's commit is done
+  std::promise<void> answered;
+  std::thread handler;
+  s.write_async_pipelined([](Session& session) { insert_item(session, "accepted"); },
+                          [&] {
+                            awaited = true;
+                            handler = std::thread([&] {
+                              std::this_thread::sleep_for(50ms);  // the handler at work
+                              s.write_async(
+                                  [&awaited](Session& session) {
+                                    insert_item(session, "answer");
+                                    awaited = false;
+                                  },
+                                  [&answered](std::exception_ptr) { answered.set_value(); });
+                            });
+                          },
+                          [&](std::exception_ptr) { accept_saw.set_value(count_items(s)); });
+  auto seen = accept_saw.get_future();
+  ASSERT_EQ(seen.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(seen.get(), 2) << "the answer was committed with the message";
+  EXPECT_EQ(answered.get_future().wait_for(10s), std::future_status::ready);
+  handler.join();
+  EXPECT_EQ(s.commits() - commits_before, 1U);
+}
+
+TEST(SqliteStorage, ACommitHoldEndsAtItsLimit) {
+  TempDir dir;
+  SqliteStorage s(dir.file("village.db"));
+  s.migrate("demo", kItemsV1);
+  s.set_commit_hold([] { return true; }, 100ms);  // work that never comes
+  std::promise<void> done;
+  s.write_async([](Session& session) { insert_item(session, "alone"); },
+                [&done](std::exception_ptr) { done.set_value(); });
+  EXPECT_EQ(done.get_future().wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(count_items(s), 1);
+}
+
+// A handler that writes and waits for the commit may be the very work the hold waits for: the
+// writer commits as soon as such a job is in its transaction, instead of waiting out the limit.
+TEST(SqliteStorage, ACommitHoldDoesNotWaitOnACallerBlockedOnTheCommit) {
+  TempDir dir;
+  SqliteStorage s(dir.file("village.db"));
+  s.migrate("demo", kItemsV1);
+  s.set_commit_hold([] { return true; }, 60s);
+  const auto started = std::chrono::steady_clock::now();
+  s.write([](Session& session) { insert_item(session, "blocking"); });
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 30s) << "the hold's limit was not waited out";
+  EXPECT_EQ(count_items(s), 1);
+}
+
 TEST(SqliteStorage, NestedWriteFromInsideAWriteJobUsesASavepoint) {
   TempDir dir;
   SqliteStorage s(dir.file("village.db"));

@@ -113,8 +113,33 @@ TEST(Pipeline, ARepeatedMessageIdIsProcessedOnceAlsoAfterARestart) {
   server.restart();
   const auto after = server.submit({"generic", ChannelKind::personal, "phone", kVillager, "", "回声 一次", "dup-1", 0});
   EXPECT_EQ(after.status, SubmitResult::Status::duplicate);
+  ASSERT_EQ(after.replies.size(), 1U);
+  EXPECT_EQ(after.replies[0].text, "一次") << "the stored answer outlives the process";
   EXPECT_EQ(server.count("SELECT COUNT(*) FROM core_messages WHERE direction='in' AND message_id='dup-1'"), 1);
   EXPECT_EQ(server.count("SELECT COUNT(*) FROM test_echo_log WHERE text='一次'"), 1) << "the handler ran once";
+}
+
+// Before core_010 a message's replies were rows of their own ('out', in_reply_to): a retry of
+// such a message after the upgrade still gets what was answered then.
+TEST(Pipeline, ARetryOfAMessageAnsweredBeforeTheUpgradeGetsItsOldReplies) {
+  TestServer server(echo_options());
+  server.runtime().storage().write([](Session& s) {
+    s.execute(
+        "INSERT INTO core_messages(direction, adapter_id, message_id, address, text, status, created_at, updated_at) "
+        "VALUES('in', 'generic', 'old-1', '13800000001', '回声 旧', 'processed', 1, 1)");
+    const auto id = s.last_insert_id();
+    for (const char* text : {"第一条", "第二条"})
+      s.execute(
+          "INSERT INTO core_messages(direction, adapter_id, address, text, status, in_reply_to, created_at, "
+          "updated_at) VALUES('out', 'generic', '13800000001', ?, 'reply', ?, 1, 1)",
+          {std::string(text), id});
+  });
+  const auto again = server.submit({"generic", ChannelKind::personal, "phone", kVillager, "", "回声 旧", "old-1", 0});
+  EXPECT_EQ(again.status, SubmitResult::Status::duplicate);
+  ASSERT_EQ(again.replies.size(), 2U);
+  EXPECT_EQ(again.replies[0].text, "第一条");
+  EXPECT_EQ(again.replies[1].text, "第二条");
+  EXPECT_EQ(server.count("SELECT COUNT(*) FROM test_echo_log WHERE text='旧'"), 0) << "not handled again";
 }
 
 TEST(Pipeline, TooFastSendersGetOneNoticeThenSilence) {

@@ -114,6 +114,22 @@ TEST(Webhook, TheSameMessageIdIsProcessedOnce) {
   EXPECT_EQ(server.count("SELECT COUNT(*) FROM core_messages WHERE direction='in' AND message_id='same-1'"), 1);
 }
 
+// The answer's JSON is written directly (not through nlohmann): whatever the replies hold, the
+// body parses and gives them back byte for byte, a duplicate's too.
+TEST(Webhook, AnswersAreJsonWhateverTheRepliesHold) {
+  TestServer server(signed_options());
+  // (回声 answers the text as normalised: tabs and line separators become spaces, so none here)
+  const std::string hostile = "say \"hi\" \\ backslash \x01\x1f\x7f / 😀 </script>";
+  for (const char* id : {"esc-1", "esc-1"}) {
+    const auto r = server.post_webhook(body_for(id, "回声 " + hostile));
+    ASSERT_EQ(r.status, 200) << r.body;
+    const auto j = nlohmann::json::parse(r.body, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << r.body;
+    ASSERT_EQ(j["replies"].size(), 1U) << r.body;
+    EXPECT_EQ(j["replies"][0]["text"], hostile);
+  }
+}
+
 TEST(Webhook, HealthMetricsAndErrorsAreJson) {
   TestServer server(signed_options());
   const auto health = server.request("GET", "/healthz");

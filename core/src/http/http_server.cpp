@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <set>
@@ -372,13 +373,16 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
 
   void record(std::string_view method, const RouteTable::Match& match, int status,
               std::chrono::steady_clock::time_point started) {
-    const std::string route_label =
-        match.route ? match.route->path + (match.route->prefix ? "/*" : "") : std::string("unmatched");
+    thread_local std::string route_label;  // no allocation per request
+    route_label.assign(match.route ? std::string_view(match.route->path) : std::string_view("unmatched"));
+    if (match.route && match.route->prefix) route_label += "/*";
+    std::array<char, 12> digits{};
+    const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), status).ptr;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    metrics.add("villagebot_http_requests_total", support::label("route", route_label) + "," +
-                                                      support::label("method", std::string(method)) + "," +
-                                                      support::label("status", std::to_string(status)));
-    metrics.observe("villagebot_http_request_duration_seconds", support::label("route", route_label), seconds);
+    metrics.add(
+        "villagebot_http_requests_total",
+        {{"route", route_label}, {"method", method}, {"status", std::string_view(digits.data(), end - digits.data())}});
+    metrics.observe("villagebot_http_request_duration_seconds", {{"route", route_label}}, seconds);
   }
 
   // Deliberately not a coroutine: GCC 12 miscompiles lambdas with

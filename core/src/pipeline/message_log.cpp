@@ -2,6 +2,10 @@
 
 #include <chrono>
 
+#include <nlohmann/json.hpp>
+
+#include "villagebot/text.hpp"
+
 namespace villagebot::pipeline::message_log {
 
 namespace {
@@ -26,64 +30,50 @@ std::optional<std::int64_t> insert_inbound(Session& s, const InboundMessage& m, 
   return s.last_insert_id();
 }
 
-void set_inbound_status(Session& s, std::int64_t id, std::string_view status, std::int64_t person_id) {
-  s.execute("UPDATE core_messages SET status = ?, person_id = ?, updated_at = ? WHERE id = ?",
-            {std::string(status), person_id == 0 ? Value{nullptr} : Value{person_id}, now_ms(), id});
+std::string replies_json(const Replies& replies) {
+  std::string out = "[";
+  for (const auto& r : replies) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    if (text::valid_utf8(r.text)) {
+      text::append_json_escaped(out, r.text);
+    } else {  // a plugin's bug: stored with U+FFFD, as nlohmann writes it
+      const auto quoted = nlohmann::json(r.text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      out.append(quoted, 1, quoted.size() - 2);
+    }
+    out += '"';
+  }
+  out += ']';
+  return out;
 }
 
 void insert_answers(Session& s, const std::vector<Answer>& answers) {
-  // Rows of several answers per statement: SQLite's cost per statement is
-  // about as much as the row's own. Statements of 16, 4 and 1 rows, so that
-  // only three are prepared and cached.
-  constexpr std::string_view kHead =
-      "INSERT INTO core_messages(direction, adapter_id, channel, identity_kind, address, chat_id, person_id, text, "
-      "status, in_reply_to, created_at, updated_at) VALUES";
-  constexpr std::string_view kRow = "('out', ?, ?, ?, ?, ?, ?, ?, 'reply', ?, ?, ?)";
-  constexpr std::size_t kColumns = 9;
-  struct Row {
-    const Answer* answer;
-    const Reply* reply;
-  };
-  std::vector<Row> rows;
-  for (const auto& a : answers)
-    for (const auto& r : *a.replies) rows.push_back(Row{&a, &r});
+  // The replies go into the message's own row, with its status: one UPDATE of a row the same
+  // transaction has usually just written (see core_010.sql).
   const auto now = now_ms();
-  std::vector<Value> params;
-  std::string sql;
-  for (std::size_t at = 0; at < rows.size();) {
-    const std::size_t left = rows.size() - at;
-    const std::size_t n = left >= 16 ? 16 : left >= 4 ? 4 : 1;
-    sql.assign(kHead);
-    params.clear();
-    params.reserve(n * kColumns);
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i > 0) sql += ',';
-      sql += kRow;
-      const Answer& a = *rows[at + i].answer;
-      const InboundMessage& m = *a.message;
-      params.emplace_back(m.adapter_id);
-      params.emplace_back(std::string(channel_name(m.channel)));
-      params.emplace_back(m.identity_kind);
-      params.emplace_back(m.sender);
-      params.emplace_back(m.chat_id);
-      params.emplace_back(a.person_id == 0 ? Value{nullptr} : Value{a.person_id});
-      params.emplace_back(rows[at + i].reply->text);
-      params.emplace_back(a.inbound_id);
-      params.emplace_back(now);
-      params.emplace_back(now);
-    }
-    s.execute(sql, params);
-    at += n;
-  }
-  for (const auto& a : answers) set_inbound_status(s, a.inbound_id, a.status, a.person_id);
+  for (const auto& a : answers)
+    s.execute("UPDATE core_messages SET status = ?, person_id = ?, replies = ?, updated_at = ? WHERE id = ?",
+              {std::string(a.status), a.person_id == 0 ? Value{nullptr} : Value{a.person_id}, std::string(a.replies),
+               now, a.inbound_id});
 }
 
 Replies replies_to(Session& s, std::string_view adapter_id, std::string_view message_id) {
   Replies out;
-  for (const auto& row : s.query("SELECT r.text FROM core_messages r JOIN core_messages i ON r.in_reply_to = i.id "
-                                 "WHERE i.direction = 'in' AND i.adapter_id = ? AND i.message_id = ? ORDER BY r.id",
-                                 {std::string(adapter_id), std::string(message_id)}))
-    out.push_back(Reply{row.text(0)});
+  const auto rows =
+      s.query("SELECT id, replies FROM core_messages WHERE direction = 'in' AND adapter_id = ? AND message_id = ?",
+              {std::string(adapter_id), std::string(message_id)});
+  if (rows.empty()) return out;
+  if (rows[0].is_null(1)) {
+    // Not answered yet, or answered before core_010: the replies are rows of their own.
+    for (const auto& row :
+         s.query("SELECT text FROM core_messages WHERE in_reply_to = ? ORDER BY id", {rows[0].integer(0)}))
+      out.push_back(Reply{row.text(0)});
+    return out;
+  }
+  const auto stored = nlohmann::json::parse(rows[0].text(1), nullptr, false);
+  if (!stored.is_array()) return out;
+  for (const auto& r : stored)
+    if (r.is_string()) out.push_back(Reply{r.get<std::string>()});
   return out;
 }
 

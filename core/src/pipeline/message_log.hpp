@@ -9,21 +9,23 @@
 #include "villagebot/message.hpp"
 #include "villagebot/storage.hpp"
 
-// The message log: every inbound and outbound message, in one table.
+// The message log: every inbound message, with its status and the replies it got (core_010;
+// before it, replies were 'out' rows of their own, which are still read for duplicates).
 namespace villagebot::pipeline::message_log {
 
 std::int64_t now_ms();
 // nullopt when (adapter, message_id) was seen before.
 std::optional<std::int64_t> insert_inbound(Session& s, const InboundMessage& m, std::string_view status);
-void set_inbound_status(Session& s, std::int64_t id, std::string_view status, std::int64_t person_id);
-// The replies to several inbound messages and their final status, in few statements.
+// The replies to several inbound messages and their final status, in each message's own row.
 struct Answer {
   std::int64_t inbound_id = 0;
   const InboundMessage* message = nullptr;
   std::int64_t person_id = 0;
-  const Replies* replies = nullptr;
+  std::string_view replies;  // as replies_json() writes them
   std::string_view status;
 };
+// Reply texts as the JSON array stored with the message: ["...","..."].
+std::string replies_json(const Replies& replies);
 void insert_answers(Session& s, const std::vector<Answer>& answers);
 // What was answered to an earlier copy of this message.
 Replies replies_to(Session& s, std::string_view adapter_id, std::string_view message_id);

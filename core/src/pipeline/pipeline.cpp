@@ -45,6 +45,8 @@ struct Pipeline::InFlight {
   // Set by the accepting write job (writer thread), read after it.
   bool duplicate = false;
   bool started = false;  // processing began before the commit
+  // Writer thread only: accepted in the open transaction, its answer not yet logged in it.
+  bool pending_in_transaction = false;
   RateLimiter::Verdict verdict = RateLimiter::Verdict::allow;
   Replies earlier;  // a duplicate's: the replies stored for the original
   // The answer goes out when both the handler's replies and the accepting
@@ -69,8 +71,7 @@ Pipeline::Pipeline(PipelineDeps deps)
 
 void Pipeline::submit(InboundMessage message, std::function<void(SubmitResult)> done) {
   auto reject = [&](std::string why) {
-    deps_.metrics.add("villagebot_inbound_messages_total",
-                      support::label("adapter", message.adapter_id) + "," + support::label("outcome", "rejected"));
+    deps_.metrics.add("villagebot_inbound_messages_total", {{"adapter", message.adapter_id}, {"outcome", "rejected"}});
     done(SubmitResult{SubmitResult::Status::rejected, {}, std::move(why)});
   };
   if (message.sender.empty()) return reject("sender is empty");
@@ -125,7 +126,8 @@ void Pipeline::write_accepts() {
           if (job->verdict != RateLimiter::Verdict::allow) {
             const Replies too_fast =
                 job->verdict == RateLimiter::Verdict::warn ? Replies{Reply{kTooFast.zh}} : Replies{};
-            message_log::insert_answers(s, {{*id, &job->message, 0, &too_fast, "rate_limited"}});
+            message_log::insert_answers(s,
+                                        {{*id, &job->message, 0, message_log::replies_json(too_fast), "rate_limited"}});
           }
         }
       },
@@ -133,6 +135,8 @@ void Pipeline::write_accepts() {
         for (const auto& job : *taken) {
           if (job->duplicate || job->verdict != RateLimiter::Verdict::allow) continue;
           job->started = true;
+          job->pending_in_transaction = true;
+          ++pending_in_transaction_;
           hand_off(Task{Task::Kind::process, job});
         }
       },
@@ -140,14 +144,16 @@ void Pipeline::write_accepts() {
         // The job may not have run at all (storage closed, BEGIN failed):
         // then its messages are still waiting to be taken.
         if (error && taken->empty()) take();
-        for (const auto& job : *taken) accepted(job, error);
+        for (const auto& job : *taken) {
+          if (std::exchange(job->pending_in_transaction, false)) --pending_in_transaction_;
+          accepted(job, error);
+        }
       });
 }
 
 void Pipeline::accepted(const std::shared_ptr<InFlight>& job, const std::exception_ptr& error) {
   auto count = [this, &job](std::string_view what) {
-    deps_.metrics.add("villagebot_inbound_messages_total",
-                      support::label("adapter", job->message.adapter_id) + "," + support::label("outcome", what));
+    deps_.metrics.add("villagebot_inbound_messages_total", {{"adapter", job->message.adapter_id}, {"outcome", what}});
   };
   if (error) {
     try {
@@ -215,8 +221,8 @@ void Pipeline::drain() {
     }
     try {
       if (task.kind == Task::Kind::process) {
-        deps_.metrics.add("villagebot_inbound_messages_total", support::label("adapter", task.job->message.adapter_id) +
-                                                                   "," + support::label("outcome", "accepted"));
+        deps_.metrics.add("villagebot_inbound_messages_total",
+                          {{"adapter", task.job->message.adapter_id}, {"outcome", "accepted"}});
         process(std::move(task.job));
       } else {
         task.job->respond_processed();
@@ -258,7 +264,8 @@ void Pipeline::process(std::shared_ptr<InFlight> job) {
 }
 
 void Pipeline::finish(const std::shared_ptr<InFlight>& job, Replies replies, std::string_view status) {
-  job->replies = replies;
+  std::string stored = message_log::replies_json(replies);
+  job->replies = std::move(replies);
   // The replies are logged in a later batch than the accepting one, after the
   // answer went out: the answer waits only for the accepting commit. If power
   // fails before this batch commits, the message is still 'accepted' and is
@@ -267,7 +274,7 @@ void Pipeline::finish(const std::shared_ptr<InFlight>& job, Replies replies, std
   bool queue_write = false;
   {
     std::lock_guard lock(finishes_mutex_);
-    finishes_.push_back(Finished{job, std::move(replies), std::string(status)});
+    finishes_.push_back(Finished{job, std::move(stored), std::string(status)});
     queue_write = !finish_write_queued_;
     finish_write_queued_ = true;
   }
@@ -285,8 +292,9 @@ void Pipeline::finish(const std::shared_ptr<InFlight>& job, Replies replies, std
           std::vector<message_log::Answer> answers;
           answers.reserve(taken->size());
           for (const auto& f : *taken) {
+            if (std::exchange(f.job->pending_in_transaction, false)) --pending_in_transaction_;
             if (f.job->accept_failed) continue;  // the message itself was not stored
-            answers.push_back({f.job->log_id, &f.job->message, f.job->person_id, &f.replies, f.status});
+            answers.push_back({f.job->log_id, &f.job->message, f.job->person_id, f.replies, f.status});
           }
           message_log::insert_answers(s, answers);
           // The mark as it stood before this job: its messages still count as in
@@ -364,8 +372,8 @@ Replies Pipeline::route(const InboundMessage& message, std::int64_t& person_id) 
   request.keyword = match->keyword;
   request.rest = match->rest;
   request.args = text::split_ws(match->rest);
-  deps_.metrics.add("villagebot_commands_total", support::label("plugin", match->entry->owner) + "," +
-                                                     support::label("command", match->entry->spec.name));
+  deps_.metrics.add("villagebot_commands_total",
+                    {{"plugin", match->entry->owner}, {"command", match->entry->spec.name}});
   return match->entry->spec.handler(request);
 }
 

@@ -43,6 +43,9 @@ class Pipeline {
   std::size_t recover(std::int64_t before_ms);
   // What the pipeline answers this sender for this text, without storing it.
   Replies route(const InboundMessage& message, std::int64_t& person_id);
+  // For the storage writer's commit hold (writer thread only): messages accepted in the open
+  // transaction are being processed and their answers have not been logged in it yet.
+  [[nodiscard]] bool answers_pending_in_transaction() const { return pending_in_transaction_ > 0; }
 
  private:
   struct InFlight;
@@ -54,7 +57,7 @@ class Pipeline {
   };
   struct Finished {
     std::shared_ptr<InFlight> job;
-    Replies replies;
+    std::string replies;  // message_log::replies_json, built before the writer gets it
     std::string status;
   };
   void write_accepts();
@@ -92,6 +95,8 @@ class Pipeline {
   // The lowest inbound message of another process found unanswered above the mark
   // (0: none); only the writer's jobs touch it.
   std::int64_t foreign_unanswered_ = 0;
+  // Messages accepted in the writer's open transaction whose answers it has not logged (writer only).
+  int pending_in_transaction_ = 0;
   std::mutex tasks_mutex_;
   std::deque<Task> tasks_;
   int drainers_ = 0;  // workers draining tasks_

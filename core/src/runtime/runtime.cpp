@@ -440,6 +440,10 @@ void Runtime::start() {
         [&d](std::function<void()> fn) { d.run_blocking(std::move(fn)); },
         [&d](std::chrono::milliseconds delay, std::function<void()> fn) { return d.after(delay, std::move(fn)); }});
     auto* sqlite = dynamic_cast<storage::SqliteStorage*>(d.storage.get());
+    // A message's answer is logged in the transaction that accepted it when its handler is done
+    // within a millisecond (almost always): the accepting commit waits that long at most.
+    sqlite->set_commit_hold([p = d.pipeline.get()] { return p->answers_pending_in_transaction(); },
+                            std::chrono::microseconds(1000));
     d.metrics.gauge("villagebot_storage_write_queue_depth", "Write jobs waiting for the writer",
                     [sqlite] { return static_cast<double>(sqlite->queue_depth()); });
     // For the alert rules (config/prometheus/villagebot-alerts.yml): a queue that does not move and

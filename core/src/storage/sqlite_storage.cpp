@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <optional>
@@ -115,13 +116,20 @@ void SqliteStorage::write_sync(const std::function<void(Session&)>& work) {
   }
   std::promise<void> promise;
   auto future = promise.get_future();
-  write_async([&work](Session& s) { work(s); },
-              [&promise](std::exception_ptr e) {
-                if (e)
-                  promise.set_exception(e);
-                else
-                  promise.set_value();
-              });
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) throw StorageError("storage is closed");
+    Job job{[&work](Session& s) { work(s); }, nullptr,
+            [&promise](std::exception_ptr e) {
+              if (e)
+                promise.set_exception(e);
+              else
+                promise.set_value();
+            }};
+    job.blocking = true;
+    queue_.push_back(std::move(job));
+  }
+  wake_.notify_one();
   future.get();
 }
 
@@ -144,8 +152,54 @@ void SqliteStorage::writer_loop() {
   }
 }
 
+void SqliteStorage::set_commit_hold(std::function<bool()> hold, std::chrono::microseconds at_most) {
+  commit_hold_ = std::move(hold);
+  commit_hold_max_ = at_most;
+}
+
+bool SqliteStorage::run_jobs(std::deque<Job>& batch, std::size_t from, std::vector<std::exception_ptr>& results,
+                             std::exception_ptr& batch_error) {
+  results.resize(batch.size());
+  for (std::size_t i = from; i < batch.size(); ++i) {
+    try {
+      writer_->execute("SAVEPOINT job", {});
+      try {
+        batch[i].work(*writer_);
+        writer_->execute("RELEASE job", {});
+        if (batch[i].executed) {
+          try {
+            batch[i].executed();
+          } catch (...) {  // a continuation must not abort the batch
+          }
+        }
+      } catch (...) {
+        results[i] = std::current_exception();
+        writer_->execute("ROLLBACK TO job", {});
+        writer_->execute("RELEASE job", {});
+      }
+    } catch (...) {
+      // The savepoint machinery itself failed: the transaction is unusable.
+      batch_error = std::current_exception();
+      return false;
+    }
+  }
+  return true;
+}
+
+bool SqliteStorage::take_held(std::deque<Job>& batch, std::chrono::steady_clock::time_point until) {
+  std::unique_lock lock(mutex_);
+  if (!wake_.wait_until(lock, until, [this] { return stopping_ || !queue_.empty(); }) || queue_.empty()) return false;
+  const std::size_t room = options_.max_batch > batch.size() ? options_.max_batch - batch.size() : 0;
+  const std::size_t n = std::min(queue_.size(), room);
+  for (std::size_t i = 0; i < n; ++i) {
+    batch.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  return n > 0;
+}
+
 void SqliteStorage::run_batch(std::deque<Job>& batch) {
-  std::vector<std::exception_ptr> results(batch.size());
+  std::vector<std::exception_ptr> results;
   std::exception_ptr batch_error;
   // Only a batch that changed rows proves that writes work: on a full disk a transaction that
   // writes nothing still commits.
@@ -156,27 +210,17 @@ void SqliteStorage::run_batch(std::deque<Job>& batch) {
     batch_error = std::current_exception();
   }
   if (!batch_error) {
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      try {
-        writer_->execute("SAVEPOINT job", {});
-        try {
-          batch[i].work(*writer_);
-          writer_->execute("RELEASE job", {});
-          if (batch[i].executed) {
-            try {
-              batch[i].executed();
-            } catch (...) {  // a continuation must not abort the batch
-            }
-          }
-        } catch (...) {
-          results[i] = std::current_exception();
-          writer_->execute("ROLLBACK TO job", {});
-          writer_->execute("RELEASE job", {});
-        }
-      } catch (...) {
-        // The savepoint machinery itself failed: the transaction is unusable.
-        batch_error = std::current_exception();
-        break;
+    bool usable = run_jobs(batch, 0, results, batch_error);
+    // The commit hold: work under way will write into this transaction shortly.
+    if (usable && commit_hold_) {
+      const auto until = std::chrono::steady_clock::now() + commit_hold_max_;
+      auto blocked = [&batch] {
+        return std::any_of(batch.begin(), batch.end(), [](const Job& j) { return j.blocking; });
+      };
+      while (usable && !blocked() && commit_hold_() && batch.size() < options_.max_batch) {
+        const std::size_t from = batch.size();
+        if (!take_held(batch, until)) break;
+        usable = run_jobs(batch, from, results, batch_error);
       }
     }
     try {
@@ -195,6 +239,7 @@ void SqliteStorage::run_batch(std::deque<Job>& batch) {
       }
     }
   }
+  results.resize(batch.size());
   // A storage failure anywhere in the batch (BEGIN, a job, COMMIT) makes the writer failing until
   // a batch that changed rows commits; a job's own error (a constraint, a plugin's refusal) is
   // not a storage failure.

@@ -1,4 +1,5 @@
 #pragma once
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -61,15 +62,29 @@ class SqliteStorage final : public Storage {
   [[nodiscard]] WriteHealth write_health() const;
   // Stops the writer after draining the queue; later writes throw.
   void close();
+  // Asked by the writer before it commits (on the writer thread): true while work that will
+  // write into the open transaction is under way elsewhere (the pipeline's handlers of messages
+  // accepted in it). The writer then waits for that work, up to `at_most`, and runs what
+  // arrives in the same transaction: a message's answer is logged in the transaction that
+  // accepted it, so its pages are written once instead of twice. It stops waiting at once
+  // when a job of the transaction has a caller blocked on the commit (write_sync), which may
+  // be the very work it waits for. Set before the first write.
+  void set_commit_hold(std::function<bool()> hold, std::chrono::microseconds at_most);
 
  private:
   struct Job {
     std::function<void(Session&)> work;
     std::function<void()> executed;
     std::function<void(std::exception_ptr)> done;
+    bool blocking = false;  // a caller waits for its commit (write_sync)
   };
   void writer_loop();
   void run_batch(std::deque<Job>& batch);
+  // Runs batch[from..] in their savepoints; false when the transaction is unusable.
+  bool run_jobs(std::deque<Job>& batch, std::size_t from, std::vector<std::exception_ptr>& results,
+                std::exception_ptr& batch_error);
+  // Waits for jobs (the commit hold) and appends them to the batch; false when none came.
+  bool take_held(std::deque<Job>& batch, std::chrono::steady_clock::time_point until);
   std::unique_ptr<Connection> take_reader();
   void return_reader(std::unique_ptr<Connection> c);
 
@@ -83,6 +98,8 @@ class SqliteStorage final : public Storage {
   std::uint64_t commits_ = 0;
   WriteHealth write_health_;
   std::thread::id writer_thread_id_;
+  std::function<bool()> commit_hold_;
+  std::chrono::microseconds commit_hold_max_{0};
   std::mutex readers_mutex_;
   std::vector<std::unique_ptr<Connection>> readers_;
   std::thread writer_thread_;

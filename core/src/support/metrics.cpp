@@ -4,8 +4,8 @@
 
 namespace villagebot::support {
 
-std::string label(std::string_view key, std::string_view value) {
-  std::string out(key);
+void append_label(std::string& out, std::string_view key, std::string_view value) {
+  out += key;
   out += "=\"";
   for (char c : value) {
     if (c == '\\' || c == '"') out += '\\';
@@ -16,7 +16,33 @@ std::string label(std::string_view key, std::string_view value) {
     out += c;
   }
   out += '"';
+}
+
+std::string label(std::string_view key, std::string_view value) {
+  std::string out;
+  append_label(out, key, value);
   return out;
+}
+
+namespace {
+// The labels joined with commas, in a buffer of the calling thread.
+std::string_view joined(Metrics::Labels labels) {
+  thread_local std::string buffer;
+  buffer.clear();
+  for (const auto& [key, value] : labels) {
+    if (!buffer.empty()) buffer += ',';
+    append_label(buffer, key, value);
+  }
+  return buffer;
+}
+}  // namespace
+
+void Metrics::add(std::string_view name, Labels labels, double value) {
+  add(name, joined(labels), value);
+}
+
+void Metrics::observe(std::string_view name, Labels labels, double seconds) {
+  observe(name, joined(labels), seconds);
 }
 
 void Metrics::describe(const std::string& name, std::string type, std::string help) {

@@ -1,10 +1,12 @@
 #pragma once
 #include <array>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace villagebot::support {
@@ -19,6 +21,11 @@ class Metrics {
   // for the first time is stored.
   void add(std::string_view name, std::string_view labels, double value = 1.0);
   void observe(std::string_view name, std::string_view labels, double seconds);
+  // The same with the labels as key/value pairs, written into a buffer of the calling thread:
+  // no allocation on the paths every message takes.
+  using Labels = std::initializer_list<std::pair<std::string_view, std::string_view>>;
+  void add(std::string_view name, Labels labels, double value = 1.0);
+  void observe(std::string_view name, Labels labels, double seconds);
   void gauge(const std::string& name, std::string help, std::function<double()> read);
   void describe(const std::string& name, std::string type, std::string help);
   [[nodiscard]] std::string render() const;
@@ -43,5 +50,7 @@ class Metrics {
 
 // Escapes a label value for the text format.
 std::string label(std::string_view key, std::string_view value);
+// Appends key="value" (escaped) to out.
+void append_label(std::string& out, std::string_view key, std::string_view value);
 
 }  // namespace villagebot::support
