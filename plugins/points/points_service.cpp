@@ -333,18 +333,19 @@ Balance Ledger::balance(std::int64_t household_id, std::int64_t now_ms) {
   Balance b;
   b.household_id = household_id;
   const auto since = month_start_ms(now_ms);
-  storage_.read([&](Session& s) {
-    const auto bal = s.query("SELECT balance FROM points_balances WHERE household_id = ?", {household_id});
-    b.balance = bal.empty() ? 0 : bal.front().integer(0);
-    b.rank = 1 + s.query("SELECT COUNT(*) FROM points_balances WHERE balance > ?", {b.balance}).front().integer(0);
-    b.households = s.query("SELECT COUNT(*) FROM points_balances").front().integer(0);
-    b.this_month = s.query(
-                        "SELECT COALESCE(SUM(points), 0) FROM points_entries WHERE household_id = ? AND "
-                        "created_at_ms >= ?",
-                        {household_id, since})
-                       .front()
-                       .integer(0);
+  // One statement (what every 积分 asks): the balance, the households above it, this month's sum.
+  const auto row = storage_.read([&](Session& s) {
+    return s
+        .query(
+            "SELECT bal, (SELECT COUNT(*) FROM points_balances WHERE balance > bal), "
+            "(SELECT COALESCE(SUM(points), 0) FROM points_entries WHERE household_id = ? AND created_at_ms >= ?) "
+            "FROM (SELECT COALESCE((SELECT balance FROM points_balances WHERE household_id = ?), 0) AS bal)",
+            {household_id, since, household_id})
+        .front();
   });
+  b.balance = row.integer(0);
+  b.rank = 1 + row.integer(1);
+  b.this_month = row.integer(2);
   return b;
 }
 

@@ -67,7 +67,6 @@ struct Balance {
   std::int64_t household_id = 0;
   std::int64_t balance = 0;
   std::int64_t rank = 0;        // 1 = most points; households with equal points share a rank
-  std::int64_t households = 0;  // households with a balance row (the others have 0 points)
   std::int64_t this_month = 0;  // change since the first of this month (village time)
 };
 

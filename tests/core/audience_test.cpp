@@ -1,10 +1,13 @@
 // Audience resolution against a real SQLite directory (SqliteDirectory::resolve).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "directory/people_import.hpp"
@@ -125,6 +128,20 @@ TEST_F(AudienceTest, ResponsibilityAndHouseholdLookups) {
   EXPECT_EQ(h2->central_household_id, household("H001"));
   EXPECT_EQ(dir_->household(h2->id)->head_name, "李一");
   EXPECT_FALSE(dir_->household_by_code("H999"));
+}
+
+// Households by id are cached like senders: a change made behind the directory's back (the CLI,
+// another process) shows within the cache's lifetime, one made through this process at once.
+TEST_F(AudienceTest, AHouseholdChangedElsewhereShowsAfterTheCacheAndAtOnceAfterInvalidate) {
+  const auto id = household("H002");
+  ASSERT_EQ(dir_->household(id)->head_name, "李一");
+  storage_->write([id](Session& s) { s.execute("UPDATE core_households SET head_name = '李二' WHERE id = ?", {id}); });
+  EXPECT_EQ(dir_->household(id)->head_name, "李一") << "served from the cache";
+  dir_->invalidate();  // what the admin API and an import through the server do
+  EXPECT_EQ(dir_->household(id)->head_name, "李二");
+  storage_->write([id](Session& s) { s.execute("UPDATE core_households SET head_name = '李三' WHERE id = ?", {id}); });
+  std::this_thread::sleep_for(SqliteDirectory::kCacheTtl + std::chrono::milliseconds(100));
+  EXPECT_EQ(dir_->household(id)->head_name, "李三") << "an outside change shows after the cache's lifetime";
 }
 
 }  // namespace

@@ -102,6 +102,7 @@ std::optional<Person> SqliteDirectory::find_by_phone(std::string_view phone) {
 void SqliteDirectory::invalidate() {
   std::lock_guard lock(cache_mutex_);
   cache_.clear();
+  households_.clear();
 }
 
 std::optional<std::string> SqliteDirectory::identity_of(std::int64_t person_id, std::string_view kind) {
@@ -176,11 +177,21 @@ std::vector<OrgUnit> SqliteDirectory::units_responsible_for(std::int64_t person_
 }
 
 std::optional<Household> SqliteDirectory::household(std::int64_t id) {
-  return storage_.read([&](Session& s) -> std::optional<Household> {
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(cache_mutex_);
+    auto it = households_.find(id);
+    if (it != households_.end() && it->second.expires > now) return it->second.household;
+  }
+  auto found = storage_.read([&](Session& s) -> std::optional<Household> {
     auto rows = s.query(std::string(kHouseholdSelect) + "WHERE id = ?", {id});
     if (rows.empty()) return std::nullopt;
     return household_from(rows[0]);
   });
+  std::lock_guard lock(cache_mutex_);
+  if (households_.size() > 20000) households_.clear();  // bounded, as the sender cache
+  households_[id] = CachedHousehold{found, now + kCacheTtl};
+  return found;
 }
 
 std::optional<Household> SqliteDirectory::household_by_code(std::string_view code) {

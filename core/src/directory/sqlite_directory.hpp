@@ -8,9 +8,10 @@
 
 namespace villagebot::directory {
 
-// Sender lookups (every inbound message) are cached for a short time: a
-// change made elsewhere (an import by the CLI) is seen within kCacheTtl;
-// changes made through this object are seen at once.
+// Sender lookups (every inbound message) and households by id (a household's
+// name in most answers about points) are cached for a short time: a change
+// made elsewhere (an import by the CLI) is seen within kCacheTtl; changes made
+// through this object are seen at once.
 class SqliteDirectory final : public Directory {
  public:
   static constexpr std::chrono::milliseconds kCacheTtl{2000};
@@ -39,9 +40,14 @@ class SqliteDirectory final : public Directory {
     std::optional<Person> person;
     std::chrono::steady_clock::time_point expires;
   };
+  struct CachedHousehold {
+    std::optional<Household> household;
+    std::chrono::steady_clock::time_point expires;
+  };
   Storage& storage_;
   std::mutex cache_mutex_;
   std::unordered_map<std::string, Cached> cache_;
+  std::unordered_map<std::int64_t, CachedHousehold> households_;
 };
 
 }  // namespace villagebot::directory
