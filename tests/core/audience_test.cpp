@@ -7,8 +7,8 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
-#include <thread>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "directory/people_import.hpp"
 #include "directory/sqlite_directory.hpp"
