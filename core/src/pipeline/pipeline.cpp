@@ -328,8 +328,9 @@ void Pipeline::finish(const std::shared_ptr<InFlight>& job, Replies replies, std
 
 Replies Pipeline::route(const InboundMessage& message, std::int64_t& person_id) {
   const std::string normalised = text::normalise_command(message.text, deps_.config.bot_names);
+  static const Person kNobody{};
   const auto found = deps_.directory.find_by_identity(message.identity_kind, message.sender);
-  const Person sender = found.value_or(Person{});
+  const Person& sender = found ? *found : kNobody;
   person_id = sender.id;
   CommandRequest request{message, sender, normalised, {}, {}, {}, found ? sender.lang : Lang::zh};
 

@@ -17,7 +17,12 @@ std::vector<Registration> register_core_commands(pipeline::CommandRouter& router
                   [&router, village_name](const CommandRequest& req) {
                     const bool en = req.lang == Lang::en;
                     std::string text = en ? "Commands you can use:" : village_name + "村务助手，您可以发送：";
-                    for (const auto& e : router.allowed_for(req.sender)) text += "\n" + e->spec.help.in(req.lang);
+                    const auto allowed = router.allowed_for(req.sender);
+                    text.reserve(text.size() + 64 * allowed.size());
+                    for (const auto& e : allowed) {
+                      text += '\n';
+                      text += e->spec.help.in(req.lang);
+                    }
                     if (req.sender.id == 0)
                       text += en ? "\nYour number is not registered yet; ask the village committee to register you."
                                  : "\n您的号码尚未登记，登记后可查询积分、提意见等。请联系村委会。";
