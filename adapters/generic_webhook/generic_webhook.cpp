@@ -16,24 +16,10 @@ std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-nlohmann::json replies_json(const Replies& replies) {
-  auto arr = nlohmann::json::array();
-  for (const auto& r : replies) arr.push_back({{"text", r.text}});
-  return arr;
-}
-
 // The answer to a message: {["duplicate":true,]"replies":[{"text":"..."}]}, written directly
 // (the same text as nlohmann's) rather than through a JSON tree: one per message, on the path
-// every villager waits on. Text that is not valid UTF-8 (a plugin's bug) goes through nlohmann,
-// which replaces what is broken.
+// every villager waits on.
 HttpResponse answer(const Replies& replies, bool duplicate) {
-  const bool valid =
-      std::all_of(replies.begin(), replies.end(), [](const Reply& r) { return text::valid_utf8(r.text); });
-  if (!valid) {
-    nlohmann::json body{{"replies", replies_json(replies)}};
-    if (duplicate) body["duplicate"] = true;
-    return HttpResponse::json(200, body);
-  }
   HttpResponse r;
   r.status = 200;
   r.content_type = "application/json";
@@ -42,9 +28,9 @@ HttpResponse answer(const Replies& replies, bool duplicate) {
   r.body.reserve(size);
   r.body = duplicate ? R"({"duplicate":true,"replies":[)" : R"({"replies":[)";
   for (std::size_t i = 0; i < replies.size(); ++i) {
-    r.body += i == 0 ? R"({"text":")" : R"(,{"text":")";
-    text::append_json_escaped(r.body, replies[i].text);
-    r.body += "\"}";
+    r.body += i == 0 ? R"({"text":)" : R"(,{"text":)";
+    text::append_json_string(r.body, replies[i].text);
+    r.body += '}';
   }
   r.body += "]}";
   return r;

@@ -6,6 +6,8 @@
 #include <tuple>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 namespace villagebot::text {
 namespace {
 
@@ -191,6 +193,16 @@ void append_json_escaped(std::string& out, std::string_view s) {
     }
   }
   out.append(s.data() + run, s.size() - run);
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  if (valid_utf8(s)) {
+    out += '"';
+    append_json_escaped(out, s);
+    out += '"';
+    return;
+  }
+  out += nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::u32string to_u32(std::string_view utf8) {

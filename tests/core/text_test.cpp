@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <string>
 #include <vector>
 
@@ -55,6 +57,20 @@ TEST(Utf8, InvalidBytesBecomeReplacementCharacters) {
   EXPECT_EQ(to_utf8(U"积分\U0001F600"), "积分\xF0\x9F\x98\x80");
   // A surrogate code point is never written out as UTF-8.
   EXPECT_EQ(to_utf8(std::u32string(1, char32_t{0xD800})), "\xEF\xBF\xBD");
+}
+
+// Replies are written into answers and the message log with append_json_string: the text must be
+// nlohmann's own for anything a plugin may return, broken UTF-8 included (replaced, not thrown).
+TEST(Utf8, JsonStringsAreWrittenAsNlohmannWritesThem) {
+  for (const std::string& s : {std::string(""), std::string("积分：12 分\n全村排名：第 3 名"),
+                               std::string("say \"hi\" \\ \t\x01\x1f\x7f / \u2028 😀"), std::string("bad \xff\xfe end"),
+                               std::string("cut \xe7\xa7"), std::string("\0nul", 4)}) {
+    std::string out = "[";
+    text::append_json_string(out, s);
+    const auto expected = nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    EXPECT_EQ(out, "[" + expected) << s;
+    EXPECT_FALSE(nlohmann::json::parse(out + "]", nullptr, false).is_discarded()) << out;
+  }
 }
 
 TEST(Utf8, LengthCountsCodePoints) {

@@ -13,6 +13,9 @@ bool valid_utf8(std::string_view s);
 // ensure_ascii: '"', '\\' and control characters escaped (\n, \t ... or \u00XX),
 // every other byte copied (the caller checks UTF-8 where it matters).
 void append_json_escaped(std::string& out, std::string_view s);
+// Appends `s` as a JSON string, quotes included, the same text as nlohmann::json's
+// dump(-1, ' ', false, replace): text that is not valid UTF-8 gets U+FFFD for what is broken.
+void append_json_string(std::string& out, std::string_view s);
 std::u32string to_u32(std::string_view utf8);  // invalid bytes become U+FFFD
 std::string to_utf8(std::u32string_view s);
 std::size_t length_u32(std::string_view utf8);

@@ -34,14 +34,7 @@ std::string replies_json(const Replies& replies) {
   std::string out = "[";
   for (const auto& r : replies) {
     if (out.size() > 1) out += ',';
-    out += '"';
-    if (text::valid_utf8(r.text)) {
-      text::append_json_escaped(out, r.text);
-    } else {  // a plugin's bug: stored with U+FFFD, as nlohmann writes it
-      const auto quoted = nlohmann::json(r.text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-      out.append(quoted, 1, quoted.size() - 2);
-    }
-    out += '"';
+    text::append_json_string(out, r.text);
   }
   out += ']';
   return out;

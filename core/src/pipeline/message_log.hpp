@@ -19,7 +19,6 @@ std::optional<std::int64_t> insert_inbound(Session& s, const InboundMessage& m, 
 // The replies to several inbound messages and their final status, in each message's own row.
 struct Answer {
   std::int64_t inbound_id = 0;
-  const InboundMessage* message = nullptr;
   std::int64_t person_id = 0;
   std::string_view replies;  // as replies_json() writes them
   std::string_view status;

@@ -126,8 +126,7 @@ void Pipeline::write_accepts() {
           if (job->verdict != RateLimiter::Verdict::allow) {
             const Replies too_fast =
                 job->verdict == RateLimiter::Verdict::warn ? Replies{Reply{kTooFast.zh}} : Replies{};
-            message_log::insert_answers(s,
-                                        {{*id, &job->message, 0, message_log::replies_json(too_fast), "rate_limited"}});
+            message_log::insert_answers(s, {{*id, 0, message_log::replies_json(too_fast), "rate_limited"}});
           }
         }
       },
@@ -266,11 +265,12 @@ void Pipeline::process(std::shared_ptr<InFlight> job) {
 void Pipeline::finish(const std::shared_ptr<InFlight>& job, Replies replies, std::string_view status) {
   std::string stored = message_log::replies_json(replies);
   job->replies = std::move(replies);
-  // The replies are logged in a later batch than the accepting one, after the
-  // answer went out: the answer waits only for the accepting commit. If power
-  // fails before this batch commits, the message is still 'accepted' and is
-  // answered again after the restart: nothing is lost. As with accepts, one
-  // write job logs every message finished since the last one was taken.
+  // The replies are logged in the accepting transaction when the writer's commit
+  // hold is still waiting for them (the usual case), else in a later batch, after
+  // the answer went out: the answer waits only for the accepting commit. If power
+  // fails before that later batch commits, the message is still 'accepted' and is
+  // answered again after the restart: nothing is lost. As with accepts, one write
+  // job logs every message finished since the last one was taken.
   bool queue_write = false;
   {
     std::lock_guard lock(finishes_mutex_);
@@ -294,7 +294,7 @@ void Pipeline::finish(const std::shared_ptr<InFlight>& job, Replies replies, std
           for (const auto& f : *taken) {
             if (std::exchange(f.job->pending_in_transaction, false)) --pending_in_transaction_;
             if (f.job->accept_failed) continue;  // the message itself was not stored
-            answers.push_back({f.job->log_id, &f.job->message, f.job->person_id, f.replies, f.status});
+            answers.push_back({f.job->log_id, f.job->person_id, f.replies, f.status});
           }
           message_log::insert_answers(s, answers);
           // The mark as it stood before this job: its messages still count as in

@@ -87,17 +87,20 @@ void SqliteStorage::write_async(std::function<void(Session&)> work, std::functio
   write_async_pipelined(std::move(work), nullptr, std::move(done));
 }
 
-void SqliteStorage::write_async_pipelined(std::function<void(Session&)> work, std::function<void()> executed,
-                                          std::function<void(std::exception_ptr)> done) {
+bool SqliteStorage::enqueue(Job& job) {
   {
     std::lock_guard lock(mutex_);
-    if (stopping_) {
-      if (done) done(std::make_exception_ptr(StorageError("storage is closed")));
-      return;
-    }
-    queue_.push_back(Job{std::move(work), std::move(executed), std::move(done)});
+    if (stopping_) return false;
+    queue_.push_back(std::move(job));
   }
   wake_.notify_one();
+  return true;
+}
+
+void SqliteStorage::write_async_pipelined(std::function<void(Session&)> work, std::function<void()> executed,
+                                          std::function<void(std::exception_ptr)> done) {
+  Job job{std::move(work), std::move(executed), std::move(done)};
+  if (!enqueue(job) && job.done) job.done(std::make_exception_ptr(StorageError("storage is closed")));
 }
 
 void SqliteStorage::write_sync(const std::function<void(Session&)>& work) {
@@ -116,20 +119,15 @@ void SqliteStorage::write_sync(const std::function<void(Session&)>& work) {
   }
   std::promise<void> promise;
   auto future = promise.get_future();
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_) throw StorageError("storage is closed");
-    Job job{[&work](Session& s) { work(s); }, nullptr,
-            [&promise](std::exception_ptr e) {
-              if (e)
-                promise.set_exception(e);
-              else
-                promise.set_value();
-            }};
-    job.blocking = true;
-    queue_.push_back(std::move(job));
-  }
-  wake_.notify_one();
+  Job job{[&work](Session& s) { work(s); }, nullptr,
+          [&promise](std::exception_ptr e) {
+            if (e)
+              promise.set_exception(e);
+            else
+              promise.set_value();
+          }};
+  job.blocking = true;
+  if (!enqueue(job)) throw StorageError("storage is closed");
   future.get();
 }
 
@@ -214,12 +212,15 @@ void SqliteStorage::run_batch(std::deque<Job>& batch) {
     // The commit hold: work under way will write into this transaction shortly.
     if (usable && commit_hold_) {
       const auto until = std::chrono::steady_clock::now() + commit_hold_max_;
-      auto blocked = [&batch] {
-        return std::any_of(batch.begin(), batch.end(), [](const Job& j) { return j.blocking; });
+      auto blocking = [&batch](std::size_t from) {
+        return std::any_of(batch.begin() + static_cast<std::ptrdiff_t>(from), batch.end(),
+                           [](const Job& j) { return j.blocking; });
       };
-      while (usable && !blocked() && commit_hold_() && batch.size() < options_.max_batch) {
+      bool blocked = blocking(0);
+      while (usable && !blocked && commit_hold_() && batch.size() < options_.max_batch) {
         const std::size_t from = batch.size();
         if (!take_held(batch, until)) break;
+        blocked = blocking(from);
         usable = run_jobs(batch, from, results, batch_error);
       }
     }

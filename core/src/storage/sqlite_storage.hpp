@@ -78,6 +78,8 @@ class SqliteStorage final : public Storage {
     std::function<void(std::exception_ptr)> done;
     bool blocking = false;  // a caller waits for its commit (write_sync)
   };
+  // Queues the job and wakes the writer; false (the job untouched) when the storage is closed.
+  bool enqueue(Job& job);
   void writer_loop();
   void run_batch(std::deque<Job>& batch);
   // Runs batch[from..] in their savepoints; false when the transaction is unusable.
