@@ -142,6 +142,45 @@ TEST(Pipeline, ARetryOfAMessageAnsweredBeforeTheUpgradeGetsItsOldReplies) {
   EXPECT_EQ(server.count("SELECT COUNT(*) FROM test_echo_log WHERE text='旧'"), 0) << "not handled again";
 }
 
+// A long answer given again (帮助 to the same roles) is stored once (core_011): later messages
+// answered alike name the row that holds it. A retry of any of them, also after a restart, gets
+// the whole answer; a short answer is stored with every message.
+TEST(Pipeline, ARepeatedLongAnswerIsStoredOnceAndEveryRetryGetsItWhole) {
+  TestServer server(echo_options());
+  auto send = [&](const std::string& id, const std::string& text) {
+    return server.submit({"generic", ChannelKind::personal, "phone", kVillager, "", text, id, 0});
+  };
+  // An echo between the 帮助s: by its answer the writer has committed the 帮助 before it.
+  const auto help = send("help-1", "帮助");
+  ASSERT_EQ(help.status, SubmitResult::Status::processed);
+  ASSERT_EQ(help.replies.size(), 1U);
+  ASSERT_GE(help.replies[0].text.size(), pipeline::message_log::RepeatedAnswers::kMinBytes);
+  ASSERT_EQ(send("echo-1", "回声 短").replies.size(), 1U);
+  for (const char* id : {"help-2", "help-3"}) {
+    const auto again = send(id, "帮助");
+    ASSERT_EQ(again.replies.size(), 1U);
+    EXPECT_EQ(again.replies[0].text, help.replies[0].text);
+    ASSERT_EQ(send(std::string("echo-") + id, "回声 短").replies.size(), 1U);
+  }
+  EXPECT_EQ(server.count("SELECT COUNT(*) FROM core_messages WHERE message_id LIKE 'help-%' AND replies IS NOT NULL"),
+            1)
+      << "the text is stored once";
+  EXPECT_EQ(server.count("SELECT COUNT(*) FROM core_messages WHERE message_id IN ('help-2', 'help-3') AND replies IS "
+                         "NULL AND replies_of = (SELECT id FROM core_messages WHERE message_id = 'help-1')"),
+            2);
+  EXPECT_EQ(server.count("SELECT COUNT(*) FROM core_messages WHERE message_id LIKE 'echo-%' AND replies = '[\"短\"]'"),
+            3)
+      << "a short answer is stored with each message";
+
+  server.restart();
+  const auto retry = send("help-3", "帮助");
+  EXPECT_EQ(retry.status, SubmitResult::Status::duplicate);
+  ASSERT_EQ(retry.replies.size(), 1U);
+  EXPECT_EQ(retry.replies[0].text, help.replies[0].text) << "the retry gets the whole answer, not a reference";
+  EXPECT_EQ(send("help-4", "帮助").replies.at(0).text, help.replies[0].text);
+  EXPECT_EQ(server.count("SELECT COUNT(*) FROM core_messages WHERE message_id LIKE 'help-%'"), 4);
+}
+
 TEST(Pipeline, TooFastSendersGetOneNoticeThenSilence) {
   Options o = echo_options();
   o.rate_limit_messages = 3;

@@ -1,6 +1,8 @@
 #include "pipeline/message_log.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 
 #include <nlohmann/json.hpp>
 
@@ -42,19 +44,59 @@ std::string replies_json(const Replies& replies) {
 
 void insert_answers(Session& s, const std::vector<Answer>& answers) {
   // The replies go into the message's own row, with its status: one UPDATE of a row the same
-  // transaction has usually just written (see core_010.sql).
+  // transaction has usually just written (see core_010.sql), or a reference to a row that holds
+  // the same replies (core_011.sql).
   const auto now = now_ms();
-  for (const auto& a : answers)
-    s.execute("UPDATE core_messages SET status = ?, person_id = ?, replies = ?, updated_at = ? WHERE id = ?",
-              {std::string(a.status), a.person_id == 0 ? Value{nullptr} : Value{a.person_id}, std::string(a.replies),
-               now, a.inbound_id});
+  for (const auto& a : answers) {
+    const Value person = a.person_id == 0 ? Value{nullptr} : Value{a.person_id};
+    if (a.replies_of != 0)
+      s.execute("UPDATE core_messages SET status = ?, person_id = ?, replies_of = ?, updated_at = ? WHERE id = ?",
+                {std::string(a.status), person, a.replies_of, now, a.inbound_id});
+    else
+      s.execute("UPDATE core_messages SET status = ?, person_id = ?, replies = ?, updated_at = ? WHERE id = ?",
+                {std::string(a.status), person, std::string(a.replies), now, a.inbound_id});
+  }
+}
+
+std::size_t RepeatedAnswers::key(const Replies& replies) {
+  std::size_t bytes = 0;
+  for (const auto& r : replies) bytes += r.text.size();
+  if (bytes < kMinBytes) return 0;
+  std::size_t h = replies.size();
+  for (const auto& r : replies) h = h * 1000003U ^ std::hash<std::string_view>{}(r.text);
+  return h == 0 ? 1 : h;
+}
+
+std::int64_t RepeatedAnswers::find(const Replies& replies, std::size_t key) const {
+  if (key == 0) return 0;
+  std::lock_guard lock(mutex_);
+  for (const auto& slot : slots_) {
+    if (slot.key != key || slot.replies.size() != replies.size()) continue;
+    if (std::equal(replies.begin(), replies.end(), slot.replies.begin(),
+                   [](const Reply& a, const Reply& b) { return a.text == b.text; }))
+      return slot.message_id;
+  }
+  return 0;
+}
+
+void RepeatedAnswers::remember(const Replies& replies, std::size_t key, std::int64_t message_id) {
+  if (key == 0 || message_id == 0 || find(replies, key) != 0) return;
+  Slot slot{key, replies, message_id};
+  std::lock_guard lock(mutex_);
+  if (slots_.size() < kCapacity) {
+    slots_.push_back(std::move(slot));
+    return;
+  }
+  slots_[next_] = std::move(slot);
+  next_ = (next_ + 1) % kCapacity;
 }
 
 Replies replies_to(Session& s, std::string_view adapter_id, std::string_view message_id) {
   Replies out;
-  const auto rows =
-      s.query("SELECT id, replies FROM core_messages WHERE direction = 'in' AND adapter_id = ? AND message_id = ?",
-              {std::string(adapter_id), std::string(message_id)});
+  const auto rows = s.query(
+      "SELECT m.id, COALESCE(m.replies, o.replies) FROM core_messages m LEFT JOIN core_messages o ON o.id = "
+      "m.replies_of WHERE m.direction = 'in' AND m.adapter_id = ? AND m.message_id = ?",
+      {std::string(adapter_id), std::string(message_id)});
   if (rows.empty()) return out;
   if (rows[0].is_null(1)) {
     // Not answered yet, or answered before core_010: the replies are rows of their own.

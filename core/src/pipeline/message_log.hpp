@@ -1,5 +1,7 @@
 #pragma once
+#include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,7 +12,8 @@
 #include "villagebot/storage.hpp"
 
 // The message log: every inbound message, with its status and the replies it got (core_010;
-// before it, replies were 'out' rows of their own, which are still read for duplicates).
+// before it, replies were 'out' rows of their own, which are still read for duplicates). A
+// repeated answer is stored once and named by the later messages (core_011, RepeatedAnswers).
 namespace villagebot::pipeline::message_log {
 
 std::int64_t now_ms();
@@ -20,12 +23,42 @@ std::optional<std::int64_t> insert_inbound(Session& s, const InboundMessage& m, 
 struct Answer {
   std::int64_t inbound_id = 0;
   std::int64_t person_id = 0;
-  std::string_view replies;  // as replies_json() writes them
+  std::string_view replies;     // as replies_json() writes them; ignored when replies_of is set
+  std::int64_t replies_of = 0;  // the same texts are stored with this (committed) message
   std::string_view status;
 };
 // Reply texts as the JSON array stored with the message: ["...","..."].
 std::string replies_json(const Replies& replies);
 void insert_answers(Session& s, const std::vector<Answer>& answers);
+// The answers given again and again (帮助 for the same roles, a catalogue), each with the message
+// whose committed row holds its texts, so that a later message answered alike stores a reference
+// instead of a kilobyte of the same text. Only answers of kMinBytes or more are kept, the last
+// kCapacity of them (one slot replaced at a time, oldest first): an answer given once and never
+// again costs one slot for a while, and a repeated one that was pushed out is stored in full
+// once more and kept again. Thread-safe: workers find, the writer remembers after its commit.
+class RepeatedAnswers {
+ public:
+  static constexpr std::size_t kMinBytes = 256;
+  static constexpr std::size_t kCapacity = 64;
+
+  // 0 when these replies are too short to be worth a reference.
+  [[nodiscard]] static std::size_t key(const Replies& replies);
+  // The message whose row holds exactly these replies, 0 when none is known.
+  [[nodiscard]] std::int64_t find(const Replies& replies, std::size_t key) const;
+  // Only for a message whose row holding the replies has been committed.
+  void remember(const Replies& replies, std::size_t key, std::int64_t message_id);
+
+ private:
+  struct Slot {
+    std::size_t key = 0;
+    Replies replies;
+    std::int64_t message_id = 0;
+  };
+  mutable std::mutex mutex_;
+  std::vector<Slot> slots_;
+  std::size_t next_ = 0;  // the slot replaced next once all are taken
+};
+
 // What was answered to an earlier copy of this message.
 Replies replies_to(Session& s, std::string_view adapter_id, std::string_view message_id);
 // The recovery mark: every inbound message with an id at or below it has been

@@ -126,7 +126,7 @@ void Pipeline::write_accepts() {
           if (job->verdict != RateLimiter::Verdict::allow) {
             const Replies too_fast =
                 job->verdict == RateLimiter::Verdict::warn ? Replies{Reply{kTooFast.zh}} : Replies{};
-            message_log::insert_answers(s, {{*id, 0, message_log::replies_json(too_fast), "rate_limited"}});
+            message_log::insert_answers(s, {{*id, 0, message_log::replies_json(too_fast), 0, "rate_limited"}});
           }
         }
       },
@@ -263,7 +263,10 @@ void Pipeline::process(std::shared_ptr<InFlight> job) {
 }
 
 void Pipeline::finish(const std::shared_ptr<InFlight>& job, Replies replies, std::string_view status) {
-  std::string stored = message_log::replies_json(replies);
+  // An answer given before (帮助 for the same roles) names the message that holds it instead.
+  const std::size_t key = message_log::RepeatedAnswers::key(replies);
+  const std::int64_t replies_of = repeated_.find(replies, key);
+  std::string stored = replies_of != 0 ? std::string() : message_log::replies_json(replies);
   job->replies = std::move(replies);
   // The replies are logged in the accepting transaction when the writer's commit
   // hold is still waiting for them (the usual case), else in a later batch, after
@@ -274,7 +277,7 @@ void Pipeline::finish(const std::shared_ptr<InFlight>& job, Replies replies, std
   bool queue_write = false;
   {
     std::lock_guard lock(finishes_mutex_);
-    finishes_.push_back(Finished{job, std::move(stored), std::string(status)});
+    finishes_.push_back(Finished{job, std::move(stored), replies_of, key, std::string(status)});
     queue_write = !finish_write_queued_;
     finish_write_queued_ = true;
   }
@@ -294,7 +297,7 @@ void Pipeline::finish(const std::shared_ptr<InFlight>& job, Replies replies, std
           for (const auto& f : *taken) {
             if (std::exchange(f.job->pending_in_transaction, false)) --pending_in_transaction_;
             if (f.job->accept_failed) continue;  // the message itself was not stored
-            answers.push_back({f.job->log_id, f.job->person_id, f.replies, f.status});
+            answers.push_back({f.job->log_id, f.job->person_id, f.replies, f.replies_of, f.status});
           }
           message_log::insert_answers(s, answers);
           // The mark as it stood before this job: its messages still count as in
@@ -318,6 +321,10 @@ void Pipeline::finish(const std::shared_ptr<InFlight>& job, Replies replies, std
                           taken->size());
             return;  // still in flight: the mark stays below them
           }
+          // Committed: later answers alike may name these rows.
+          for (const auto& f : *taken)
+            if (f.key != 0 && f.replies_of == 0 && !f.job->accept_failed)
+              repeated_.remember(f.job->replies, f.key, f.job->log_id);
           std::lock_guard lock(flight_mutex_);
           for (const auto& f : *taken) in_flight_.erase(f.job->log_id);
           if (*mark >= 0) mark_written_ = *mark;

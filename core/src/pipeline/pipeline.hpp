@@ -9,6 +9,7 @@
 
 #include "config/config.hpp"
 #include "pipeline/command_router.hpp"
+#include "pipeline/message_log.hpp"
 #include "pipeline/rate_limiter.hpp"
 #include "support/metrics.hpp"
 #include "villagebot/adapter.hpp"
@@ -57,7 +58,9 @@ class Pipeline {
   };
   struct Finished {
     std::shared_ptr<InFlight> job;
-    std::string replies;  // message_log::replies_json, built before the writer gets it
+    std::string replies;          // message_log::replies_json, built before the writer gets it
+    std::int64_t replies_of = 0;  // instead: the message whose row holds the same replies
+    std::size_t key = 0;          // RepeatedAnswers::key (0: too short to share)
     std::string status;
   };
   void write_accepts();
@@ -97,6 +100,7 @@ class Pipeline {
   std::int64_t foreign_unanswered_ = 0;
   // Messages accepted in the writer's open transaction whose answers it has not logged (writer only).
   int pending_in_transaction_ = 0;
+  message_log::RepeatedAnswers repeated_;
   std::mutex tasks_mutex_;
   std::deque<Task> tasks_;
   int drainers_ = 0;  // workers draining tasks_
