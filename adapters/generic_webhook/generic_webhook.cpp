@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cstdlib>
 
+#include <nlohmann/json.hpp>
+
 #include "villagebot/crypto.hpp"
 #include "villagebot/text.hpp"
 
@@ -61,27 +63,98 @@ std::optional<std::string> verify_generic(const GenericWebhookSettings& settings
   return std::nullopt;
 }
 
+namespace {
+
+// The four fields of the body, read by a SAX pass over it (no JSON tree: one per message, on
+// the network thread). Values of other keys, nested anywhere, are checked as JSON and dropped.
+class GenericBody final : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  enum class Seen { absent, null, string, other };
+  struct Field {
+    Seen seen = Seen::absent;
+    std::string value;
+  };
+  Field message_id, sender, text, chat;
+  bool object = false;  // the top level is an object
+
+  bool null() override { return scalar(Seen::null, nullptr); }
+  bool boolean(bool /*unused*/) override { return scalar(Seen::other, nullptr); }
+  bool number_integer(number_integer_t /*unused*/) override { return scalar(Seen::other, nullptr); }
+  bool number_unsigned(number_unsigned_t /*unused*/) override { return scalar(Seen::other, nullptr); }
+  bool number_float(number_float_t /*unused*/, const string_t& /*unused*/) override {
+    return scalar(Seen::other, nullptr);
+  }
+  bool string(string_t& value) override { return scalar(Seen::string, &value); }
+  bool binary(binary_t& /*unused*/) override { return scalar(Seen::other, nullptr); }
+  bool start_object(std::size_t /*unused*/) override {
+    if (depth_ == 0) object = true;
+    return open();
+  }
+  bool end_object() override { return close(); }
+  bool start_array(std::size_t /*unused*/) override { return open(); }
+  bool end_array() override { return close(); }
+  bool key(string_t& name) override {
+    if (depth_ == 1)
+      current_ = name == "message_id" ? &message_id
+                 : name == "sender"   ? &sender
+                 : name == "text"     ? &text
+                 : name == "chat"     ? &chat
+                                      : nullptr;
+    return true;
+  }
+  bool parse_error(std::size_t /*unused*/, const std::string& /*unused*/,
+                   const nlohmann::detail::exception& /*unused*/) override {
+    return false;
+  }
+
+ private:
+  // A value of a top-level key: the last one of a repeated key counts, as in a JSON tree.
+  bool scalar(Seen seen, string_t* value) {
+    if (depth_ == 1 && current_ != nullptr) {
+      current_->seen = seen;
+      if (value != nullptr)
+        current_->value = std::move(*value);
+      else
+        current_->value.clear();
+      current_ = nullptr;
+    }
+    return true;
+  }
+  bool open() {
+    if (depth_ == 1 && current_ != nullptr) scalar(Seen::other, nullptr);  // an object or array: not a string
+    ++depth_;
+    return true;
+  }
+  bool close() {
+    --depth_;
+    return true;
+  }
+  int depth_ = 0;
+  Field* current_ = nullptr;
+};
+
+}  // namespace
+
 std::optional<InboundMessage> parse_generic(const std::string& body, std::string& error) {
-  const auto doc = nlohmann::json::parse(body, nullptr, false);
-  if (doc.is_discarded()) {
+  GenericBody doc;
+  if (!nlohmann::json::sax_parse(body, &doc)) {
     error = "the body is not valid JSON";
     return std::nullopt;
   }
-  if (!doc.is_object()) {
+  if (!doc.object) {
     error = "the body must be a JSON object";
     return std::nullopt;
   }
-  auto field = [&](const char* name, bool required, std::string& out) {
-    auto it = doc.find(name);
-    if (it == doc.end() || it->is_null()) {
+  auto field = [&](const char* name, bool required, GenericBody::Field& f, std::string& out) {
+    if (f.seen == GenericBody::Seen::absent || f.seen == GenericBody::Seen::null) {
       if (required) error = std::string("\"") + name + "\" is required";
       return !required;
     }
-    if (!it->is_string()) {
+    if (f.seen != GenericBody::Seen::string) {
       error = std::string("\"") + name + "\" must be a string";
       return false;
     }
-    out = it->get<std::string>();
+    out = std::move(f.value);
     if (required && out.empty()) {
       error = std::string("\"") + name + "\" must not be empty";
       return false;
@@ -89,10 +162,10 @@ std::optional<InboundMessage> parse_generic(const std::string& body, std::string
     return true;
   };
   InboundMessage m;
-  if (!field("message_id", true, m.message_id) || !field("sender", true, m.sender) || !field("text", false, m.text) ||
-      !field("chat", false, m.chat_id))
+  if (!field("message_id", true, doc.message_id, m.message_id) || !field("sender", true, doc.sender, m.sender) ||
+      !field("text", false, doc.text, m.text) || !field("chat", false, doc.chat, m.chat_id))
     return std::nullopt;
-  if (!doc.contains("text")) {
+  if (doc.text.seen == GenericBody::Seen::absent) {
     error = "\"text\" is required";
     return std::nullopt;
   }

@@ -2,7 +2,8 @@
 // {"message_id","sender","text"[,"chat"]} and the HMAC signature over "timestamp.body".
 // Input: body, then optionally 0x1F, X-Villagebot-Timestamp, 0x1F, X-Villagebot-Signature.
 // Invariants: a parsed message has a message id and a sender, is valid UTF-8, is a group message
-// exactly when it names a chat; a refused body says why; a request passes the signature check only
+// exactly when it names a chat; a refused body says why; the parse (a SAX pass) agrees with one
+// through a JSON tree, field for field and error for error; a request passes the signature check only
 // with sign_generic(secret, timestamp, body) and a timestamp within max_skew_s; a body signed with
 // the secret at a fresh time always passes, and no other body passes with that signature.
 #include <algorithm>
@@ -13,6 +14,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "../../../adapters/generic_webhook/generic_webhook.hpp"
 #include "villagebot/text.hpp"
@@ -50,6 +53,46 @@ bool fresh(const std::string& timestamp, std::int64_t skew) {
   return v >= kNow - skew && v <= kNow + skew;
 }
 
+// The body read through a JSON tree, the obvious way: what parse_generic must agree with.
+std::optional<InboundMessage> tree_parse(const std::string& body, std::string& error) {
+  const auto doc = nlohmann::json::parse(body, nullptr, false);
+  if (doc.is_discarded()) {
+    error = "the body is not valid JSON";
+    return std::nullopt;
+  }
+  if (!doc.is_object()) {
+    error = "the body must be a JSON object";
+    return std::nullopt;
+  }
+  auto field = [&](const char* name, bool required, std::string& out) {
+    auto it = doc.find(name);
+    if (it == doc.end() || it->is_null()) {
+      if (required) error = std::string("\"") + name + "\" is required";
+      return !required;
+    }
+    if (!it->is_string()) {
+      error = std::string("\"") + name + "\" must be a string";
+      return false;
+    }
+    out = it->get<std::string>();
+    if (required && out.empty()) {
+      error = std::string("\"") + name + "\" must not be empty";
+      return false;
+    }
+    return true;
+  };
+  InboundMessage m;
+  if (!field("message_id", true, m.message_id) || !field("sender", true, m.sender) || !field("text", false, m.text) ||
+      !field("chat", false, m.chat_id))
+    return std::nullopt;
+  if (!doc.contains("text")) {
+    error = "\"text\" is required";
+    return std::nullopt;
+  }
+  m.channel = m.chat_id.empty() ? ChannelKind::personal : ChannelKind::group;
+  return m;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -66,6 +109,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } else {
     check(!error.empty());
   }
+  std::string tree_error;
+  const auto tree = tree_parse(body, tree_error);
+  check(message.has_value() == tree.has_value());
+  check(error == tree_error);
+  if (message && tree)
+    check(message->message_id == tree->message_id && message->sender == tree->sender && message->text == tree->text &&
+          message->chat_id == tree->chat_id && message->channel == tree->channel);
 
   GenericWebhookSettings settings;
   settings.secret = kSecret;
