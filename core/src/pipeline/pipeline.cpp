@@ -389,16 +389,28 @@ Replies Pipeline::route(const InboundMessage& message, std::int64_t& person_id) 
 // this pipeline's ids: the mark (moving from `written` to `mark`) never passes one it has not
 // answered yet. The one found is remembered (the rows below it were answered when it was found):
 // while it stays unanswered, and a chat that died leaves it so until the next start, each job
-// looks it up by id instead of scanning a growing range.
+// looks it up by id instead of scanning a growing range. Rows above the highest id there was
+// when another connection last committed are this pipeline's own (no delete ever lowers it):
+// only the range below that ceiling is scanned, so without a chat beside the server no job
+// scans at all (`PRAGMA data_version` tells whether another connection committed since the
+// last look; the writer's own commits do not move it).
 std::int64_t Pipeline::below_foreign(Session& s, std::int64_t written, std::int64_t mark) {
   const std::int64_t known = foreign_unanswered_;
   if (known > written && known <= mark) {
     if (message_log::first_unanswered_after(s, known - 1, known) == known) return known - 1;
     written = known;  // answered since
   }
-  const std::int64_t first = message_log::first_unanswered_after(s, written, mark);
-  if (first <= mark) foreign_unanswered_ = first;
-  return std::min(mark, first - 1);
+  const std::int64_t version = s.query("PRAGMA data_version")[0].integer(0);
+  if (version != foreign_version_) {
+    foreign_version_ = version;
+    foreign_ceiling_ = s.query("SELECT COALESCE(MAX(id), 0) FROM core_messages")[0].integer(0);
+  }
+  const std::int64_t up_to = std::min(mark, foreign_ceiling_);
+  if (up_to <= written) return mark;
+  const std::int64_t first = message_log::first_unanswered_after(s, written, up_to);
+  if (first > up_to) return mark;
+  foreign_unanswered_ = first;
+  return first - 1;
 }
 
 std::int64_t Pipeline::recovery_mark() const {

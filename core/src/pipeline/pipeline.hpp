@@ -98,6 +98,10 @@ class Pipeline {
   // The lowest inbound message of another process found unanswered above the mark
   // (0: none); only the writer's jobs touch it.
   std::int64_t foreign_unanswered_ = 0;
+  // Another connection's last commit as the writer last saw it (PRAGMA data_version, -1: not
+  // yet), and the highest message id there was then: rows above it are this pipeline's own.
+  std::int64_t foreign_version_ = -1;
+  std::int64_t foreign_ceiling_ = 0;
   // Messages accepted in the writer's open transaction whose answers it has not logged (writer only).
   int pending_in_transaction_ = 0;
   message_log::RepeatedAnswers repeated_;
