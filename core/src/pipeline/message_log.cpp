@@ -70,6 +70,10 @@ std::size_t RepeatedAnswers::key(const Replies& replies) {
 std::int64_t RepeatedAnswers::find(const Replies& replies, std::size_t key) const {
   if (key == 0) return 0;
   std::lock_guard lock(mutex_);
+  return find_locked(replies, key);
+}
+
+std::int64_t RepeatedAnswers::find_locked(const Replies& replies, std::size_t key) const {
   for (const auto& slot : slots_) {
     if (slot.key != key || slot.replies.size() != replies.size()) continue;
     if (std::equal(replies.begin(), replies.end(), slot.replies.begin(),
@@ -80,14 +84,14 @@ std::int64_t RepeatedAnswers::find(const Replies& replies, std::size_t key) cons
 }
 
 void RepeatedAnswers::remember(const Replies& replies, std::size_t key, std::int64_t message_id) {
-  if (key == 0 || message_id == 0 || find(replies, key) != 0) return;
-  Slot slot{key, replies, message_id};
+  if (key == 0 || message_id == 0) return;
   std::lock_guard lock(mutex_);
+  if (find_locked(replies, key) != 0) return;
   if (slots_.size() < kCapacity) {
-    slots_.push_back(std::move(slot));
+    slots_.push_back(Slot{key, replies, message_id});
     return;
   }
-  slots_[next_] = std::move(slot);
+  slots_[next_] = Slot{key, replies, message_id};
   next_ = (next_ + 1) % kCapacity;
 }
 

@@ -54,6 +54,7 @@ class RepeatedAnswers {
     Replies replies;
     std::int64_t message_id = 0;
   };
+  [[nodiscard]] std::int64_t find_locked(const Replies& replies, std::size_t key) const;  // mutex_ held
   mutable std::mutex mutex_;
   std::vector<Slot> slots_;
   std::size_t next_ = 0;  // the slot replaced next once all are taken
